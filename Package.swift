@@ -1,0 +1,84 @@
+// swift-tools-version: 6.0
+// Module layout and dependency direction follow ../shared/DESIGN.md: C system libraries at the
+// bottom, protocol clients (Curl, Engine, Registry, GitSource) above them, the domain
+// (Compose, Dockerfile, Build, Reconcile) above those, and the CLI on top.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Berth",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "berth", targets: ["berth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries. Each has a shim header for what Swift cannot call directly.
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CGit2", path: "Sources/CGit2", pkgConfig: "libgit2",
+                       providers: [.apt(["libgit2-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        // Leaf libraries.
+        .target(name: "BerthYAML", dependencies: ["CYAML"], swiftSettings: swiftSettings),
+        .target(name: "Interpolation", swiftSettings: swiftSettings),
+        .target(name: "Dockerfile", swiftSettings: swiftSettings),
+        .target(name: "Curl", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
+        .target(name: "GitSource", dependencies: ["CGit2", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
+
+        // Protocol clients and the domain.
+        .target(name: "Compose", dependencies: [
+            "BerthYAML", "Interpolation", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "Engine", dependencies: ["Curl", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
+        .target(name: "Registry", dependencies: [
+            "Curl", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "Build", dependencies: [
+            "Engine", "Registry", "Dockerfile", "Compose",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "Reconcile", dependencies: [
+            "Engine", "Compose", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+
+        // Commands and the executable.
+        .target(name: "BerthCLI", dependencies: [
+            "BerthYAML", "Compose", "Curl", "Engine", "Registry", "Dockerfile", "Build", "Reconcile",
+            "GitSource", "CYAML", "CCurl", "CGit2",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .executableTarget(name: "berth", dependencies: ["BerthCLI"], swiftSettings: swiftSettings),
+
+        // Tests. TestSupport locates ../shared/fixtures and names test resources uniquely.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "BerthYAMLTests", dependencies: ["BerthYAML", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "InterpolationTests", dependencies: ["Interpolation", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ComposeTests", dependencies: ["Compose", "BerthYAML", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "DockerfileTests", dependencies: ["Dockerfile", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CurlTests", dependencies: ["Curl", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Compose", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "Engine", "Curl", "Compose", "Reconcile", "BerthCLI", "TestSupport",
+        ], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,2 @@
+// Build: see ../shared/DESIGN.md for what this module owns. Filled in by its issue.
+enum BuildModule {}

@@ -1,0 +1,2 @@
+// Interpolation: see ../shared/DESIGN.md for what this module owns. Filled in by its issue.
+enum InterpolationModule {}

@@ -1,0 +1,4 @@
+import BerthCLI
+
+// The executable stays thin: every command lives in BerthCLI.
+await BerthCLI.run()
