@@ -46,7 +46,8 @@ public struct Interpolator: Sendable {
     }
 
     /// Every variable `text` mentions, found by syntax alone (defaults that would never be used
-    /// included), like compose-go's `template.ExtractVariables`, in order of appearance.
+    /// included), like compose-go's `template.ExtractVariables`: one entry per occurrence, in its
+    /// order (a default's variables follow their variable; those after a nested `}` precede it).
     public static func variables(in text: String) -> [TemplateVariable] {
         TemplateEngine.extractVariables(Array(text.unicodeScalars)[...])
     }

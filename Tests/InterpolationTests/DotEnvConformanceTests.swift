@@ -77,11 +77,6 @@ func startsWithDigit(_ key: String) -> Bool {
     return trimmed.first.map { ("0"..."9").contains($0) } ?? false
 }
 
-/// Collects the keys a lookup was asked for.
-final class LookupRecorder: @unchecked Sendable {
-    var asked: [String] = []
-}
-
 @Suite struct DotEnvConformanceTests {
     @Test func fixturesHaveEveryCase() throws {
         #expect(try loadDotEnvFileAssertions().count == 19)
@@ -92,7 +87,7 @@ final class LookupRecorder: @unchecked Sendable {
     func fixtureFile(_ a: DotEnvFileAssertion) throws {
         let data = try Data(contentsOf: TestPaths.fixture("dotenv/\(a.file)"))
         let text = String(decoding: data, as: UTF8.self)
-        let recorder = LookupRecorder()
+        var asked: [String] = []
         let lookupEnv = a.lookupEnv
 
         func read() throws(DotEnvError) -> [String: String] {
@@ -101,7 +96,7 @@ final class LookupRecorder: @unchecked Sendable {
                 return dictionary(try DotEnv.parse(text, file: a.file)).filter { !startsWithDigit($0.key) }
             case "ReadWithLookup":
                 let parsed = try DotEnv.parse(text, file: a.file, lookup: { key in
-                    recorder.asked.append(key)
+                    asked.append(key)
                     return lookupEnv?[key]
                 })
                 return dictionary(parsed).filter { !startsWithDigit($0.key) }
@@ -133,7 +128,7 @@ final class LookupRecorder: @unchecked Sendable {
             for (key, value) in values { #expect(result[key] == value, "\(key)") }
         }
         for key in a.absent ?? [] { #expect(result[key] == nil, "\(key)") }
-        for key in a.lookupCalledFor ?? [] { #expect(recorder.asked.contains(key), "\(key)") }
+        for key in a.lookupCalledFor ?? [] { #expect(asked.contains(key), "\(key)") }
     }
 
     @Test(arguments: try loadDotEnvParseCases())
