@@ -115,13 +115,18 @@ public struct StageGraph: Sendable, Equatable {
                     throw fail(instruction.line, "base name (\(from.image)) should not be blank",
                                "Give the ARG a default value or pass it as a build arg.")
                 }
+                if let problem = referenceProblem(image) {
+                    throw fail(instruction.line, "FROM \(from.image) expands to \(goQuote(image)), which is not a valid image reference: \(problem)",
+                               "Declare the ARGs it uses before the first FROM (with defaults), or pass them as build args.")
+                }
                 if let name = from.stageName, stages.contains(where: { $0.name == name }) {
                     throw fail(instruction.line, "duplicate stage name \(goQuote(name))",
                                "Give every stage a different AS name.")
                 }
+                // An unset `$BUILDPLATFORM` leaves an empty value, which means "the default".
                 let platform = try from.platform.map { (p) throws(DockerfileError) -> String in
                     try expand(p, env: meta, line: instruction.line)
-                }
+                }.flatMap { $0.isEmpty ? nil : $0 }
                 let base: StageSource
                 if let earlier = stages.first(where: { $0.name == image.lowercased() }) {
                     base = .stage(earlier.index)
@@ -154,7 +159,7 @@ public struct StageGraph: Sendable, Equatable {
                             try expand(pair.value, env: stageEnv, line: instruction.line)
                     }
                 case .copy(let copy):
-                    if let from = copy.from {
+                    if let from = copy.from, !from.isEmpty {
                         let ref = try expand(from, env: stageEnv, line: instruction.line)
                         if let name = stages[index].name, ref.lowercased() == name {
                             throw fail(instruction.line, "COPY --from=\(from) refers to its own stage",
@@ -229,4 +234,23 @@ public struct StageGraph: Sendable, Equatable {
         }
         return result
     }
+}
+
+/// A quick check of an image reference's shape (the registry client validates fully); catches
+/// the usual results of unset ARGs such as `name:` or `-debug`.
+func referenceProblem(_ ref: String) -> String? {
+    if ref.contains(where: { $0.isWhitespace }) { return "it contains whitespace" }
+    if ref.hasSuffix(":") || ref.hasSuffix("@") || ref.hasSuffix("/") { return "it ends with '\(ref.last ?? " ")'" }
+    if ref.hasPrefix("/") || ref.hasPrefix(":") || ref.hasPrefix("-") || ref.hasPrefix(".") { return "it starts with '\(ref.first ?? " ")'" }
+    var repository = Substring(ref)
+    if let at = repository.firstIndex(of: "@") { repository = repository[..<at] }
+    if let lastSlash = repository.lastIndex(of: "/"), let colon = repository[lastSlash...].firstIndex(of: ":") {
+        repository = repository[..<colon]
+    } else if !repository.contains("/"), let colon = repository.firstIndex(of: ":") {
+        repository = repository[..<colon]
+    }
+    // The first component may be a registry host, which may hold uppercase letters.
+    let path = repository.contains("/") ? repository.drop { $0 != "/" } : repository
+    if path.contains(where: { $0.isUppercase }) { return "repository names must be lowercase" }
+    return nil
 }

@@ -67,4 +67,71 @@ import Testing
         let graph = try StageGraph(dockerfile: df, buildArgs: ["IMAGE": "acme-web:abc"])
         #expect(graph.baseImages == ["acme-web:abc"])
     }
+
+    @Test func realisticMultiStageFile() throws {
+        let text = #"""
+        # syntax=docker/dockerfile:1
+        ARG GO_VERSION=1.22
+        ARG DEBUG
+        ARG VARIANT=linux
+        ARG REGISTRY_VERSION=2.8.3
+
+        FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS gobase
+        RUN apt-get update
+
+        FROM gobase as deps
+        RUN --mount=target=/root/.cache,type=cache \
+          --mount=from=gobase,src=/usr/local/go,target=/go2 \
+          go mod download
+
+        FROM deps AS bin-linux
+        COPY --link --chmod=755 <<EOF /entrypoint.sh
+        #!/bin/sh
+        exec app \\
+          --port \${PORT:-8080} \\
+          -- "\$@"
+        EOF
+        ENV PORT 8080
+
+        FROM registry:$REGISTRY_VERSION AS registry
+
+        FROM bin-${VARIANT}${DEBUG:+-debug} AS final
+        COPY --from=registry /bin/registry /usr/bin/
+        """#
+        let df = try Dockerfile.parse(text)
+        #expect(df.instructions.map(\.keyword) == ["arg", "arg", "arg", "arg", "from", "run", "from", "run", "from",
+                                                   "copy", "env", "from", "from", "copy"])
+        let copy = df.instructions[9]
+        #expect(copy.line == 16 && copy.endLine == 21)
+        #expect(copy.heredocs.first?.content == "#!/bin/sh\nexec app \\\\\n  --port \\${PORT:-8080} \\\\\n  -- \"\\$@\"\n")
+        #expect(df.instructions[10].line == 22)
+
+        let graph = try StageGraph(dockerfile: df)
+        #expect(graph.stages.map(\.name) == ["gobase", "deps", "bin-linux", "registry", "final"])
+        #expect(graph.stages[0].platform == nil)
+        #expect(graph.stages[1].copySources == [.stage(0)])
+        #expect(graph.stages[3].base == .image("registry:2.8.3"))
+        #expect(graph.stages[4].base == .stage(2))
+        #expect(try graph.stagesNeeded(target: nil).map(\.index) == [0, 1, 2, 3, 4])
+        #expect(try graph.stagesNeeded(target: "deps").map(\.index) == [0, 1])
+        #expect(graph.baseImages == ["golang:1.22-bookworm", "registry:2.8.3"])
+
+        let withArgs = try StageGraph(dockerfile: df, buildArgs: ["BUILDPLATFORM": "linux/amd64", "DEBUG": "1"])
+        // BUILDPLATFORM is not declared, so (as in the classic builder) it does not apply.
+        #expect(withArgs.stages[0].platform == nil)
+        #expect(withArgs.stages[4].base == .image("bin-linux-debug"))
+
+        #expect(df.validateForClassicBuilder().map(\.construct) == ["RUN --mount", "heredoc", "COPY --chmod", "COPY --link"])
+    }
+
+    @Test func stageScopedArgDoesNotReachFrom() throws {
+        let df = try Dockerfile.parse("FROM a\nARG V=1\nFROM registry:$V\n")
+        let error = #expect(throws: DockerfileError.self) { try StageGraph(dockerfile: df) }
+        #expect(error?.description.hasPrefix(
+            "Dockerfile:3: FROM registry:$V expands to \"registry:\", which is not a valid image reference: it ends with ':'") == true)
+        #expect(error?.hint?.contains("before the first FROM") == true)
+        #expect(referenceProblem("Acme/Web") != nil)
+        #expect(referenceProblem("Registry.Local:5000/acme/web:v1") == nil)
+        #expect(referenceProblem("127.0.0.1:5000/acme/web@sha256:abc") == nil)
+    }
 }
