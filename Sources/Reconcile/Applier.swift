@@ -256,7 +256,7 @@ public struct Applier: Sendable {
     private func waitForDependencies(_ service: DesiredService, desired: DesiredProject) async throws {
         for dep in service.dependsOn {
             guard let depService = desired.service(dep.service), depService.replicas > 0 else { continue }
-            let name = Naming.container(project: desired.name, service: dep.service, number: 1)
+            let name = depService.containerName(project: desired.name, number: 1)
             let deadline = ContinuousClock.now + options.waitTimeout
             while true {
                 let state: ContainerState?
@@ -350,7 +350,7 @@ public struct Applier: Sendable {
     private func run(_ action: Action, _ body: () async throws -> Void) async -> Outcome {
         do {
             try await body()
-            logger.info("\(action.kind.rawValue) \(action.target)")
+            logger.debug("\(action.kind.rawValue) \(action.target)")
             return Outcome(action: action, ok: true, error: nil, rolledBack: false)
         } catch {
             logger.error("\(action.kind.rawValue) \(action.target) failed", metadata: ["error": "\(error)"])

@@ -1,0 +1,173 @@
+import ArgumentParser
+import Compose
+import Engine
+import Foundation
+import Logging
+import Reconcile
+
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Converge this host's containers to a compose project, immutably.",
+        discussion: """
+        Berth compares the project with what runs (one container list call; the config hash \
+        label decides), prints a plan, and applies it. A container is never changed in place: \
+        a difference means a new container from the image resolved to its ID. The old container \
+        is stopped and set aside (stop-first, default) or kept running (start-first, from \
+        deploy.update_config.order, only without fixed host ports) until the new one is ready — \
+        healthy if it has a healthcheck, else running without a restart for --settle seconds. A \
+        replacement that fails is removed and the old container serves again.
+
+        Named volumes are never removed unless --prune-volumes. Containers of services that \
+        left the project are removed with --prune (off by default in file mode, like \
+        `docker compose up --remove-orphans`). A run interrupted at any point (even kill -9) \
+        is finished or rolled back by the next run.
+
+        Exit status: 0 success, 1 error or failed rollout; with --exit-code, 2 when the plan \
+        has changes (like `git diff --exit-code`).
+
+        Examples:
+          berth reconcile                          converge the project in this folder
+          berth reconcile --dry-run                show the plan, change nothing
+          berth reconcile --dry-run --exit-code    CI drift check: exit 2 on changes
+          berth reconcile -f compose.yaml -f prod.yaml -p shop --prune
+          berth reconcile --release release.json   deploy exactly the digests of a build
+          berth reconcile --output json --dry-run | jq '.projects[].actions[]'
+        """)
+
+    @OptionGroup var project: ProjectArguments
+
+    @Flag(help: "Print the plan and stop; change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Exit with status 2 when the plan has changes.")
+    var exitCode = false
+
+    @Option(help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @Flag(inversion: .prefixedNo, help: "Remove containers of services that are no longer in the project.")
+    var prune = false
+
+    @Flag(help: "Also remove the project's named volumes that are no longer in the project. Deletes data.")
+    var pruneVolumes = false
+
+    @Option(help: ArgumentHelp("Deploy the image digests of this release lock (from `berth build --release-out`).",
+                               valueName: "file"))
+    var release: String?
+
+    @Option(help: "Seconds a replacement may take to become ready.")
+    var waitTimeout: Int = 120
+
+    @Option(help: "Seconds a container without healthcheck must run without restarting to count as ready.")
+    var settle: Double = 1
+
+    @Argument(help: "Only these services (and what they depend on).")
+    var services: [String] = []
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    func run() async throws {
+        let logger = Logger(label: "berth.reconcile")
+        do {
+            let status = try await reconcile(logger: logger)
+            if status != 0 { throw ExitCode(status) }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            Terminal.printError("\(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    private func reconcile(logger: Logger) async throws -> Int32 {
+        let lock = try release.map(ReleaseLock.read)
+        let compose = try project.load(services: services, logger: logger)
+        if let lock, let unknown = lock.services.keys.first(where: { compose.service(named: $0) == nil }) {
+            throw CLIError("release \(release ?? ""): service \(unknown) is not in project \(compose.name); was the lock built from these files?")
+        }
+        let engine = EngineClient(logger: logger)
+        let images = ImageResolver(engine: engine, logger: logger)
+        let context = DesiredStateBuilder.Context(
+            pinnedImages: lock?.services.mapValues(\.image) ?? [:], app: lock?.app, revision: lock?.commit,
+            release: lock.map { $0.commit.map { String($0.prefix(12)) } ?? "manual" },
+            configFiles: project.files)
+        let desired = try await DesiredStateBuilder(images: images, logger: logger).build(compose, context: context)
+        let reconciler = Reconciler(engine: engine, logger: logger)
+        let actual = try await reconciler.actualState(project: desired.name)
+        try reconciler.validate(desired, actual: actual)
+        let planner = Planner(options: .init(prune: prune, pruneVolumes: pruneVolumes))
+        let plan = planner.plan(desired: desired, actual: actual)
+        let orphans = planner.keptOrphans(desired: desired, actual: actual)
+
+        let changesStatus: Int32 = exitCode && plan.hasChanges ? 2 : 0
+        if dryRun || !plan.hasChanges {
+            emit(plan: plan, orphans: orphans, report: nil)
+            return changesStatus
+        }
+        if output == .text { print(PlanRenderer(colour: Terminal.colour).text(plan, keptOrphans: orphans), terminator: "") }
+        let start = ContinuousClock.now
+        let report = await Applier(engine: engine,
+                                   options: .init(waitTimeout: .seconds(waitTimeout), settle: .milliseconds(Int(settle * 1000))),
+                                   logger: logger).apply(plan, desired: desired)
+        let elapsed = ContinuousClock.now - start
+        if output == .json {
+            emit(plan: plan, orphans: orphans, report: report)
+        } else {
+            for failure in report.failures {
+                print("  ✘ \(failure.action.kind.rawValue) \(failure.action.target): \(failure.error ?? "failed")")
+            }
+            let done = report.outcomes.filter { $0.ok && $0.action.kind != .unchanged }.count
+            print(report.ok ? "Applied \(done) change\(done == 1 ? "" : "s") in \(Self.seconds(elapsed))."
+                            : "Failed: \(report.failures.count) of \(report.outcomes.filter { $0.action.kind != .unchanged }.count) changes; see above.")
+        }
+        return report.ok ? changesStatus : 1
+    }
+
+    private func emit(plan: Plan, orphans: [String], report: Applier.Report?) {
+        switch output {
+        case .text:
+            print(PlanRenderer(colour: Terminal.colour).text(plan, keptOrphans: orphans), terminator: "")
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            struct Doc: Encodable {
+                var changes: Bool
+                var dryRun: Bool
+                var plan: Plan
+                var keptOrphans: [String]
+                var result: Applier.Report?
+            }
+            let doc = Doc(changes: plan.hasChanges, dryRun: dryRun, plan: plan, keptOrphans: orphans, result: report)
+            if let data = try? encoder.encode(doc) { print(String(decoding: data, as: UTF8.self)) }
+        }
+    }
+
+    static func seconds(_ d: Duration) -> String {
+        String(format: "%.1fs", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+    }
+}
+
+/// The release lock `berth build --release-out` writes and `reconcile --release` deploys.
+struct ReleaseLock: Codable {
+    struct ServiceImage: Codable { var image: String }
+    var app: String?
+    var commit: String?
+    var services: [String: ServiceImage]
+
+    static func read(_ path: String) throws -> ReleaseLock {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError("release lock \(path) cannot be read: check the path (it is written by `berth build --release-out`)")
+        }
+        let lock: ReleaseLock
+        do {
+            lock = try JSONDecoder().decode(ReleaseLock.self, from: data)
+        } catch {
+            throw CLIError("release lock \(path) is not valid: \(error); expected {\"app\": …, \"commit\": …, \"services\": {\"web\": {\"image\": \"repo@sha256:…\"}}}")
+        }
+        for (service, entry) in lock.services where !entry.image.contains("@sha256:") && !entry.image.hasPrefix("sha256:") {
+            throw CLIError("release lock \(path): services.\(service).image \"\(entry.image)\" is not pinned by digest (repo@sha256:…)")
+        }
+        return lock
+    }
+}
