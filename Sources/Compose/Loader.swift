@@ -48,7 +48,9 @@ public enum ProjectLoader {
         environment.merge(options.environment) { _, process in process }
         let env = environment
 
-        var loader = TreeLoader(lookup: { env[$0] }, logger: logger)
+        let root = cwd.hasSuffix("/") ? cwd : cwd + "/"
+        var loader = TreeLoader(lookup: { env[$0] }, logger: logger,
+                                display: { $0.hasPrefix(root) ? String($0.dropFirst(root.count)) : $0 })
         var document = try loader.loadFiles(files, stack: [])
 
         try SchemaValidator.compose.validate(document)
@@ -124,11 +126,15 @@ public enum ProjectLoader {
 struct TreeLoader {
     let lookup: @Sendable (String) -> String?
     let logger: Logger
+    /// How a file is named in messages: relative to the working directory when inside it.
+    let display: @Sendable (String) -> String
     var parsed: [String: [YAMLNode]] = [:]
 
-    init(lookup: @escaping @Sendable (String) -> String?, logger: Logger) {
+    init(lookup: @escaping @Sendable (String) -> String?, logger: Logger,
+         display: @escaping @Sendable (String) -> String = { $0 }) {
         self.lookup = lookup
         self.logger = logger
+        self.display = display
     }
 
     mutating func loadFiles(_ files: [String], stack: [String]) throws(ComposeError) -> YAMLNode {
@@ -162,10 +168,9 @@ struct TreeLoader {
             throw ComposeError("cannot read \(file): no such file or not readable")
         }
         let text = String(decoding: data, as: UTF8.self)
-        let name = Paths.base(of: file)
         var docs: [YAMLNode]
         do {
-            docs = try YAML.parseAll(text, file: file)
+            docs = try YAML.parseAll(text, file: display(file))
         } catch {
             throw ComposeError(error)
         }
@@ -173,7 +178,6 @@ struct TreeLoader {
         for doc in docs where !doc.isMapping {
             throw ComposeError("top-level object must be a mapping, not a \(doc.kindName)", mark: doc.mark)
         }
-        _ = name
         parsed[file] = docs
         return docs
     }
@@ -322,7 +326,7 @@ struct TreeLoader {
                     throw ComposeError(error.description, mark: entry.mark, path: path.description)
                 }
                 let frozen = values
-                sub = TreeLoader(lookup: { parent($0) ?? frozen[$0] }, logger: logger)
+                sub = TreeLoader(lookup: { parent($0) ?? frozen[$0] }, logger: logger, display: display)
             }
             var included = try sub.loadFiles(absolute, stack: stack)
             included = try Canonical.transform(included)
