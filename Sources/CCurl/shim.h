@@ -42,4 +42,8 @@ static inline CURLcode berth_curl_easy_getinfo_pointer(CURL *h, CURLINFO i, void
 static inline CURLMcode berth_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) {
     return curl_multi_setopt(m, o, v);
 }
+/* CURLVERSION_NOW is a macro naming the newest struct layout the headers know. */
+static inline curl_version_info_data *berth_curl_version_info(void) {
+    return curl_version_info(CURLVERSION_NOW);
+}
 #endif
