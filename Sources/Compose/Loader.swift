@@ -52,6 +52,14 @@ public enum ProjectLoader {
         var loader = TreeLoader(lookup: { env[$0] }, logger: logger,
                                 display: { $0.hasPrefix(root) ? String($0.dropFirst(root.count)) : $0 })
         var document = try loader.loadFiles(files, stack: [])
+        if (document.pairs ?? []).isEmpty {
+            throw ComposeError("empty compose file: \(files.joined(separator: ", ")) defines nothing")
+        }
+        if let version = document["version"] {
+            logger.warning("the attribute `version` is obsolete, it will be ignored", metadata: ["at": "\(version.mark)"])
+            document["version"] = nil
+        }
+        if document["services"] == nil { document["services"] = YAMLNode(.mapping([])) }
 
         try SchemaValidator.compose.validate(document)
 
@@ -70,7 +78,7 @@ public enum ProjectLoader {
         try Checks.validate(document)
         document = Canonical.ordered(document)
         return try ModelDecoder.project(document, workingDirectory: projectDirectory, profiles: profiles,
-                                        environment: env)
+                                        environment: env, configFiles: files)
     }
 
     static func findDefaultFiles(from start: String) throws(ComposeError) -> [String] {
