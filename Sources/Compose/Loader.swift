@@ -196,7 +196,7 @@ struct TreeLoader {
         var out = node
         switch node.content {
         case .scalar(let text, let style):
-            guard text.contains("$") else { return node }
+            guard text.contains("$") else { return try TypeCast.cast(node, path) }
             let result: InterpolationResult
             do {
                 result = try Interpolator.evaluate(text, lookup: lookup)
@@ -214,6 +214,7 @@ struct TreeLoader {
             var newStyle = style
             if style == .plain, YAMLNode.plainResolves(result.value) == .null { newStyle = .doubleQuoted }
             out.content = .scalar(result.value, newStyle)
+            out = try TypeCast.cast(out, path)
         case .sequence(let items):
             var newItems: [YAMLNode] = []
             newItems.reserveCapacity(items.count)

@@ -247,4 +247,29 @@ import BerthYAML
         defer { empty.remove() }
         #expect(empty.error().contains("no configuration file provided"))
     }
+
+    @Test func interpolatedValuesAreCastLikeCompose() throws {
+        let p = try TempProject([
+            "compose.yaml": """
+                services:
+                  a:
+                    image: x
+                    privileged: "${P}"
+                    cpus: "${C}"
+                    deploy:
+                      replicas: "${N}"
+                    ports:
+                      - target: "${N}"
+                        published: ${N}
+                """,
+        ])
+        defer { p.remove() }
+        let project = try p.load(env: ["P": "yes", "C": "0.25", "N": "3"])
+        let a = try #require(project.service(named: "a"))
+        #expect(a.privileged && a.cpus == 0.25 && a.replicas == 3)
+        #expect(a.ports == [PortConfig(target: 3, published: "3")])
+        #expect(project.document["services"]?["a"]?["deploy"]?["replicas"]?.value == .int(3))
+        let message = p.error(env: ["P": "maybe", "C": "1", "N": "1"])
+        #expect(message == "compose.yaml:4:17: services.a.privileged: \"maybe\" is not a boolean (use true or false)")
+    }
 }
