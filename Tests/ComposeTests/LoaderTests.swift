@@ -220,6 +220,10 @@ struct TempProject {
              "compose.yaml:5:17: services.a.healthcheck.interval: \"soon\" is not a valid duration"),
             ("services:\n  a:\n    image: x\n    volumes: [\"data:/data\"]\n",
              "refers to undefined volume \"data\""),
+            ("services:\n  a:\n    image: x\n    ports:\n      - target: 80\n        foo: 1\n",
+             "compose.yaml:6:9: services.a.ports[0]: additional property \"foo\" is not allowed"),
+            ("services:\n  a:\n    image: x\n    restart: sometimes\n",
+             "compose.yaml:4:14: services.a.restart: \"sometimes\" is not a restart policy"),
             ("x-ok: 1\nservices:\n  a:\n    image: x\n    x-also: fine\n    mem_limit: lots\n",
              "compose.yaml:6:16: services.a.mem_limit: \"lots\" is not a valid byte size"),
         ]
