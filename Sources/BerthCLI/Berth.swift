@@ -15,7 +15,7 @@ public struct Berth: AsyncParsableCommand {
         Start with `berth doctor` to check this host.
         """,
         version: BerthVersion.string,
-        subcommands: [ReconcileCommand.self, Doctor.self]
+        subcommands: [ConfigCommand.self, ReconcileCommand.self, Doctor.self]
     )
 
     public init() {}

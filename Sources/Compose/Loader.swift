@@ -48,8 +48,18 @@ public enum ProjectLoader {
         environment.merge(options.environment) { _, process in process }
         let env = environment
 
-        var loader = TreeLoader(lookup: { env[$0] }, logger: logger)
+        let root = cwd.hasSuffix("/") ? cwd : cwd + "/"
+        var loader = TreeLoader(lookup: { env[$0] }, logger: logger,
+                                display: { $0.hasPrefix(root) ? String($0.dropFirst(root.count)) : $0 })
         var document = try loader.loadFiles(files, stack: [])
+        if (document.pairs ?? []).isEmpty {
+            throw ComposeError("empty compose file: \(files.joined(separator: ", ")) defines nothing")
+        }
+        if let version = document["version"] {
+            logger.warning("the attribute `version` is obsolete, it will be ignored", metadata: ["at": "\(version.mark)"])
+            document["version"] = nil
+        }
+        if document["services"] == nil { document["services"] = YAMLNode(.mapping([])) }
 
         try SchemaValidator.compose.validate(document)
 
@@ -68,7 +78,7 @@ public enum ProjectLoader {
         try Checks.validate(document)
         document = Canonical.ordered(document)
         return try ModelDecoder.project(document, workingDirectory: projectDirectory, profiles: profiles,
-                                        environment: env)
+                                        environment: env, configFiles: files)
     }
 
     static func findDefaultFiles(from start: String) throws(ComposeError) -> [String] {
@@ -124,11 +134,15 @@ public enum ProjectLoader {
 struct TreeLoader {
     let lookup: @Sendable (String) -> String?
     let logger: Logger
+    /// How a file is named in messages: relative to the working directory when inside it.
+    let display: @Sendable (String) -> String
     var parsed: [String: [YAMLNode]] = [:]
 
-    init(lookup: @escaping @Sendable (String) -> String?, logger: Logger) {
+    init(lookup: @escaping @Sendable (String) -> String?, logger: Logger,
+         display: @escaping @Sendable (String) -> String = { $0 }) {
         self.lookup = lookup
         self.logger = logger
+        self.display = display
     }
 
     mutating func loadFiles(_ files: [String], stack: [String]) throws(ComposeError) -> YAMLNode {
@@ -162,10 +176,9 @@ struct TreeLoader {
             throw ComposeError("cannot read \(file): no such file or not readable")
         }
         let text = String(decoding: data, as: UTF8.self)
-        let name = Paths.base(of: file)
         var docs: [YAMLNode]
         do {
-            docs = try YAML.parseAll(text, file: file)
+            docs = try YAML.parseAll(text, file: display(file))
         } catch {
             throw ComposeError(error)
         }
@@ -173,7 +186,6 @@ struct TreeLoader {
         for doc in docs where !doc.isMapping {
             throw ComposeError("top-level object must be a mapping, not a \(doc.kindName)", mark: doc.mark)
         }
-        _ = name
         parsed[file] = docs
         return docs
     }
@@ -184,7 +196,7 @@ struct TreeLoader {
         var out = node
         switch node.content {
         case .scalar(let text, let style):
-            guard text.contains("$") else { return node }
+            guard text.contains("$") else { return try TypeCast.cast(node, path) }
             let result: InterpolationResult
             do {
                 result = try Interpolator.evaluate(text, lookup: lookup)
@@ -202,6 +214,7 @@ struct TreeLoader {
             var newStyle = style
             if style == .plain, YAMLNode.plainResolves(result.value) == .null { newStyle = .doubleQuoted }
             out.content = .scalar(result.value, newStyle)
+            out = try TypeCast.cast(out, path)
         case .sequence(let items):
             var newItems: [YAMLNode] = []
             newItems.reserveCapacity(items.count)
@@ -322,7 +335,7 @@ struct TreeLoader {
                     throw ComposeError(error.description, mark: entry.mark, path: path.description)
                 }
                 let frozen = values
-                sub = TreeLoader(lookup: { parent($0) ?? frozen[$0] }, logger: logger)
+                sub = TreeLoader(lookup: { parent($0) ?? frozen[$0] }, logger: logger, display: display)
             }
             var included = try sub.loadFiles(absolute, stack: stack)
             included = try Canonical.transform(included)

@@ -17,10 +17,30 @@ public struct Project: Sendable {
     public var profiles: [String]
     /// The variables interpolation used (env files overlaid by the process environment).
     public var environment: [String: String]
+    /// The compose files that were loaded, in merge order (absolute paths).
+    public var configFiles: [String]
     /// The canonical document, as `docker compose config` prints it.
     public var document: YAMLNode
 
     public func service(named name: String) -> Service? { services.first { $0.name == name } }
+
+    /// Services ordered so each comes after everything it depends on (ties by name).
+    /// The loader has already refused dependency cycles.
+    public func servicesInDependencyOrder() -> [Service] {
+        var done: Set<String> = []
+        var result: [Service] = []
+        let byName = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        func visit(_ service: Service, _ path: Set<String>) {
+            guard !done.contains(service.name), !path.contains(service.name) else { return }
+            for dep in service.dependsOn.keys.sorted() {
+                if let d = byName[dep] { visit(d, path.union([service.name])) }
+            }
+            done.insert(service.name)
+            result.append(service)
+        }
+        for service in services { visit(service, []) }
+        return result
+    }
 }
 
 public struct Service: Sendable, Equatable {
@@ -82,6 +102,16 @@ public struct Service: Sendable, Equatable {
     public var tty: Bool
     public var stdinOpen: Bool
     public var links: [String]
+    public var securityOpt: [String]
+    public var macAddress: String?
+    public var uts: String?
+    public var cgroup: String?
+    public var usernsMode: String?
+    public var oomScoreAdj: Int?
+    public var memSwapLimit: Int64?
+    public var cpuShares: Int?
+    public var cpuset: String?
+    public var pidsLimit: Int?
     public var extensions: [String: YAMLNode]
 
     /// Containers to run: `deploy.replicas`, else `scale`, else 1.

@@ -5,7 +5,7 @@ import Foundation
 /// (durations, byte sizes, numbers given as strings).
 struct ModelDecoder {
     static func project(_ doc: YAMLNode, workingDirectory: String, profiles: [String],
-                        environment: [String: String]) throws(ComposeError) -> Project {
+                        environment: [String: String], configFiles: [String] = []) throws(ComposeError) -> Project {
         var services: [Service] = []
         for pair in doc["services"]?.pairs ?? [] {
             let name = pair.key.scalarText ?? ""
@@ -41,7 +41,8 @@ struct ModelDecoder {
         }
         return Project(name: doc["name"]?.string ?? "", workingDirectory: workingDirectory, services: services,
                        networks: networks, volumes: volumes, secrets: files("secrets"), configs: files("configs"),
-                       extensions: extensions, profiles: profiles, environment: environment, document: doc)
+                       extensions: extensions, profiles: profiles, environment: environment,
+                       configFiles: configFiles, document: doc)
     }
 
     static func stringList(_ node: YAMLNode?) -> [String] {
@@ -276,7 +277,13 @@ struct ModelDecoder {
             memLimit: try bytes(s["mem_limit"], path.next("mem_limit")),
             memReservation: try bytes(s["mem_reservation"], path.next("mem_reservation")),
             cpus: try double(s["cpus"], path.next("cpus")), tty: bool(s["tty"]) ?? false,
-            stdinOpen: bool(s["stdin_open"]) ?? false, links: stringList(s["links"]), extensions: extensions)
+            stdinOpen: bool(s["stdin_open"]) ?? false, links: stringList(s["links"]),
+            securityOpt: stringList(s["security_opt"]), macAddress: s["mac_address"]?.string, uts: s["uts"]?.string,
+            cgroup: s["cgroup"]?.string, usernsMode: s["userns_mode"]?.string,
+            oomScoreAdj: try int(s["oom_score_adj"], path.next("oom_score_adj")),
+            memSwapLimit: try bytes(s["memswap_limit"], path.next("memswap_limit")),
+            cpuShares: try int(s["cpu_shares"], path.next("cpu_shares")), cpuset: s["cpuset"]?.string,
+            pidsLimit: try int(s["pids_limit"], path.next("pids_limit")), extensions: extensions)
     }
 
     static func network(_ key: String, _ n: YAMLNode) -> Network {

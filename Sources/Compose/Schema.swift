@@ -69,6 +69,12 @@ struct SchemaValidator: Sendable {
         }
     }
 
+    private func typeAllows(_ node: YAMLNode, _ schema: JSONValue) -> Bool {
+        guard let types = schema["type"] else { return true }
+        let names = types.string.map { [$0] } ?? types.array?.compactMap(\.string) ?? []
+        return names.isEmpty || names.contains { Self.typeMatches(node, $0) }
+    }
+
     private static func describe(_ node: YAMLNode) -> String {
         switch node.content {
         case .mapping: return "a mapping"
@@ -128,9 +134,18 @@ struct SchemaValidator: Sendable {
         }
         if let branches = schema["oneOf"]?.array ?? schema["anyOf"]?.array {
             var errors: [ComposeError] = []
+            var sameKind: [ComposeError] = []
             for branch in branches {
-                if let e = check(node, branch, path, key: key) { errors.append(e) } else { errors = []; break }
+                if let e = check(node, branch, path, key: key) {
+                    errors.append(e)
+                    if typeAllows(node, resolve(branch)) { sameKind.append(e) }
+                } else {
+                    errors = []
+                    break
+                }
             }
+            // Only one form fits this kind of node: its complaint is the useful one.
+            if !errors.isEmpty, sameKind.count == 1 { return sameKind[0] }
             if !errors.isEmpty {
                 // The branch that got deepest into the node explains the problem best.
                 let best = errors.max { ($0.path?.count ?? 0, $0.mark?.line ?? 0) < ($1.path?.count ?? 0, $1.mark?.line ?? 0) }

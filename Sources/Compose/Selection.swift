@@ -58,6 +58,15 @@ enum Checks {
                 throw ComposeError("service \"\(name)\" has neither an image nor a build context specified",
                                    mark: pair.key.mark, path: base.description)
             }
+            if let restart = s["restart"]?.string {
+                let parts = restart.split(separator: ":", maxSplits: 1)
+                let ok = ["no", "always", "unless-stopped"].contains(restart)
+                    || (parts.first == "on-failure" && (parts.count == 1 || Int(parts[1]) != nil))
+                if !ok {
+                    throw ComposeError("\"\(restart)\" is not a restart policy (no, always, on-failure[:max-retries], unless-stopped)",
+                                       mark: s["restart"]?.mark, path: base.next("restart").description)
+                }
+            }
             for dep in s["depends_on"]?.pairs ?? [] {
                 let target = dep.key.scalarText ?? ""
                 if !names.contains(target) && dep.value["required"]?.bool != false {

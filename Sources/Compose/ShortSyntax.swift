@@ -135,7 +135,7 @@ public struct VolumeSpec: Sendable, Hashable {
     public static func parseShort(_ spec: String) throws(ComposeError) -> VolumeSpec {
         var parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         // A Windows drive letter (`C:\data`) belongs to the path.
-        if parts.count > 1, parts[0].count == 1, parts[0].first?.isLetter == true, parts[1].hasPrefix("\\") || parts[1].hasPrefix("/") {
+        if parts.count > 1, parts[0].count == 1, parts[0].first?.isLetter == true, parts[1].hasPrefix("\\") {
             parts[1] = parts[0] + ":" + parts[1]
             parts.removeFirst()
         }
