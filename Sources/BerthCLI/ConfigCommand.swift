@@ -27,20 +27,7 @@ struct ConfigCommand: ParsableCommand {
           berth config --env-file ci.env --project-directory apps/web
         """)
 
-    @Option(name: [.customShort("f"), .customLong("file")], help: "Compose file to load; repeat to merge several.")
-    var files: [String] = []
-
-    @Option(name: [.customShort("p"), .customLong("project-name")], help: "Project name (default: COMPOSE_PROJECT_NAME, `name:`, or the folder).")
-    var projectName: String?
-
-    @Option(name: .customLong("project-directory"), help: "Directory relative paths are resolved against (default: the first file's folder).")
-    var projectDirectory: String?
-
-    @Option(name: .customLong("env-file"), help: "Variables file used instead of the project's .env; repeatable.")
-    var envFiles: [String] = []
-
-    @Option(name: .customLong("profile"), help: "Profile to enable; repeatable (default: COMPOSE_PROFILES).")
-    var profiles: [String] = []
+    @OptionGroup var project: ProjectArguments
 
     @Flag(name: .customLong("services"), help: "Print the service names, one per line.")
     var listServices = false
@@ -63,34 +50,21 @@ struct ConfigCommand: ParsableCommand {
 
     func run() throws {
         let logger = Logger(label: "berth.config")
-        let options = ProjectOptions(files: files, projectDirectory: projectDirectory, projectName: projectName,
-                                     profiles: profiles, envFiles: envFiles, services: services)
-        let project: Project
         do {
-            project = try ProjectLoader.load(options, logger: logger)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-            throw ExitCode.failure
-        }
-        if quiet { return }
-        if listServices {
-            print(project.services.map(\.name).joined(separator: "\n"))
-            return
-        }
-        if listVolumes {
-            print(project.volumes.keys.sorted().joined(separator: "\n"))
-            return
-        }
-        switch format {
-        case .yaml:
-            do {
-                print(try project.yaml(), terminator: "")
-            } catch {
-                FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-                throw ExitCode.failure
+            let loaded = try project.load(services: services, logger: logger)
+            if quiet { return }
+            if listServices {
+                print(loaded.services.map(\.name).joined(separator: "\n"))
+            } else if listVolumes {
+                print(loaded.volumes.keys.sorted().joined(separator: "\n"))
+            } else if format == .yaml {
+                print(try loaded.yaml(), terminator: "")
+            } else {
+                print(loaded.json(), terminator: "")
             }
-        case .json:
-            print(project.json(), terminator: "")
+        } catch {
+            Terminal.printError("\(error)")
+            throw ExitCode.failure
         }
     }
 }

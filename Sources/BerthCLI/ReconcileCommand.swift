@@ -91,7 +91,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         let context = DesiredStateBuilder.Context(
             pinnedImages: lock?.services.mapValues(\.image) ?? [:], app: lock?.app, revision: lock?.commit,
             release: lock.map { $0.commit.map { String($0.prefix(12)) } ?? "manual" },
-            configFiles: project.files)
+            configFiles: compose.configFiles)
         let desired = try await DesiredStateBuilder(images: images, logger: logger).build(compose, context: context)
         let reconciler = Reconciler(engine: engine, logger: logger)
         let actual = try await reconciler.actualState(project: desired.name)

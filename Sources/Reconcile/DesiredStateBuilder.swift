@@ -150,7 +150,16 @@ public struct DesiredStateBuilder: Sendable {
         spec.resources.memoryBytes = service.memLimit ?? limits?.memory
         spec.resources.memoryReservationBytes = service.memReservation ?? reservations?.memory
         spec.resources.nanoCPUs = (service.cpus ?? limits?.cpus).map { Int64(($0 * 1e9).rounded()) }
-        spec.resources.pidsLimit = limits?.pids.map(Int64.init)
+        spec.resources.pidsLimit = (service.pidsLimit ?? limits?.pids).map(Int64.init)
+        spec.resources.memorySwapBytes = service.memSwapLimit
+        spec.resources.cpuShares = service.cpuShares.map(Int64.init)
+        spec.resources.cpuset = service.cpuset
+        spec.securityOpt = service.securityOpt
+        spec.macAddress = service.macAddress
+        spec.uts = service.uts
+        spec.cgroup = service.cgroup
+        spec.usernsMode = service.usernsMode
+        spec.oomScoreAdj = service.oomScoreAdj
         spec.resources.shmSizeBytes = service.shmSize
 
         spec.extraHosts = service.extraHosts.map { $0.replacingOccurrences(of: "=", with: ":") }

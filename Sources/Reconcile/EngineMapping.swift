@@ -84,6 +84,11 @@ extension ContainerSpec {
         host.privileged = privileged ? true : nil
         host.securityOpt = securityOpt.isEmpty ? nil : securityOpt
         host.groupAdd = groupAdd.isEmpty ? nil : groupAdd
+        host.utsMode = uts
+        host.cgroup = cgroup
+        host.usernsMode = usernsMode
+        host.oomScoreAdj = oomScoreAdj
+        config.macAddress = macAddress
 
         var networking: NetworkingConfig?
         if networkMode == nil, let first = networks.first {
