@@ -192,3 +192,45 @@ import Testing
         await p.cleanUp()
     }
 }
+
+@Suite struct ReconcilePullTests {
+    /// An `image:` missing on the host is pulled from the local registry before anything changes.
+    @Test func missingImageIsPulledFromTheLocalRegistry() async throws {
+        let repo = "127.0.0.1:5000/berth-test/\(TestNames.unique("pull"))"
+        let tagged = try Host.run("/usr/bin/env", ["docker", "tag", Host.busybox, "\(repo):v1"])
+        #expect(tagged.status == 0)
+        let pushed = try Host.run("/usr/bin/env", ["docker", "push", "\(repo):v1"])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        _ = try await Host.engine.removeImage("\(repo):v1")
+
+        let p = try ReconcileCLITests.Project()
+        try p.write("""
+        services:
+          app:
+            image: \(repo):v1
+            command: ["sleep", "100000"]
+            labels:
+              dev.berth.test: "1"
+        """)
+        let r = try p.berth(["reconcile"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let image = try await Host.engine.inspectImage("\(repo):v1")
+        let container = try await Host.engine.inspectContainer("\(p.name)-app-1")
+        #expect(container.image == image.id)
+        await p.cleanUp()
+        _ = try? await Host.engine.removeImage("\(repo):v1", force: true)
+    }
+
+    @Test func networkModeServiceSharesTheNetworkNamespace() async throws {
+        let p = try ReconcileCLITests.Project()
+        try p.write("services:\n" + ReconcileCLITests.service("main") + ReconcileCLITests.service("sidecar", extra: """
+            network_mode: "service:main"
+        """))
+        let r = try p.berth(["reconcile"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let main = try await Host.engine.inspectContainer("\(p.name)-main-1")
+        let sidecar = try await Host.engine.inspectContainer("\(p.name)-sidecar-1")
+        #expect(sidecar.hostConfig?.networkMode == "container:\(p.name)-main-1" || sidecar.hostConfig?.networkMode == "container:\(main.id)")
+        await p.cleanUp()
+    }
+}
