@@ -185,6 +185,19 @@ private func withContainer<T>(
         }
     }
 
+    @Test func killEndsContainer() async throws {
+        try await withContainer("engine-kill", cmd: ["sleep", "30"]) { id in
+            try await engine.startContainer(id)
+            try await engine.killContainer(id, signal: "KILL")
+            let r = try await engine.waitContainer(id, condition: .notRunning)
+            #expect(r.statusCode == 137)
+            #expect(try await engine.inspectContainer(id).state?.exitCode == 137)
+            // Killing a stopped container is a conflict the engine reports.
+            let error = await #expect(throws: EngineError.self) { try await engine.killContainer(id) }
+            #expect(error?.isConflict == true)
+        }
+    }
+
     @Test func ttyLogsAreRaw() async throws {
         try await withContainer("engine-tty", cmd: ["echo", "hello tty"], tty: true) { id in
             try await engine.startContainer(id)
