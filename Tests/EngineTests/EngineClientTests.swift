@@ -91,6 +91,13 @@ private func withContainer<T>(
         #expect(EngineClient.compare("1.41", "1.40") == 1)
         #expect(EngineClient.compare("1.9", "1.40") == -1)
         #expect(EngineClient.compare("1.41", "1.41") == 0)
+        #expect(EngineClient.choose(engineVersion: "1.43") == "1.41")
+        #expect(EngineClient.choose(engineVersion: "1.41") == "1.41")
+        #expect(EngineClient.choose(engineVersion: "1.40") == "1.40")
+        #expect(EngineClient.choose(engineVersion: "1.39") == nil)
+        let tooOld = EngineError(
+            kind: .unsupportedVersion("1.39"), method: "GET", path: "/_ping", endpoint: "unix:///x", message: "old")
+        #expect(tooOld.description.contains("1.40 or newer"))
     }
 
     @Test func splitTag() {
