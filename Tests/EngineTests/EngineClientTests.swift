@@ -374,7 +374,66 @@ private func withContainer<T>(
 
 private final class MessageLog: @unchecked Sendable {
     private let lock = NSLock()
-    private var list: [String] = []
-    func add(_ m: JSONMessage) { lock.withLock { list.append(m.status ?? "") } }
-    var statuses: [String] { lock.withLock { list } }
+    private var list: [JSONMessage] = []
+    func add(_ m: JSONMessage) { lock.withLock { list.append(m) } }
+    var statuses: [String] { lock.withLock { list.compactMap(\.status) } }
+    var streams: [String] { lock.withLock { list.compactMap(\.stream) } }
+}
+
+/// A tar build context with one Dockerfile, made by tar(1).
+private func buildContext(_ dockerfile: String) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(TestNames.unique("berth-ctx"))
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try Data(dockerfile.utf8).write(to: dir.appendingPathComponent("Dockerfile"))
+    let tarPath = dir.appendingPathExtension("tar")
+    let tar = Process()
+    tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    tar.arguments = ["tar", "-cf", tarPath.path, "-C", dir.path, "Dockerfile"]
+    try tar.run()
+    tar.waitUntilExit()
+    try FileManager.default.removeItem(at: dir)
+    return tarPath
+}
+
+@Suite struct BuildTests {
+    @Test func buildTagExportRemove() async throws {
+        let ctx = try buildContext("FROM \(busybox)\nRUN echo built > /built\n")
+        defer { try? FileManager.default.removeItem(at: ctx) }
+        let tag = "berth.local/\(TestNames.unique("engine-build")):t"
+        let lines = MessageLog()
+        let id = try await engine.buildImage(
+            context: .file(path: ctx.path), options: BuildOptions(tags: [tag], labels: testLabels),
+            progress: { lines.add($0) })
+        do {
+            let image = try await engine.inspectImage(tag)
+            #expect(id == image.id)
+            #expect(image.config?.labels?[TestNames.testLabel] == "1")
+            #expect(lines.streams.joined().contains("RUN echo built"))
+
+            var bytes = 0
+            var sawManifest = false
+            for try await chunk in try await engine.exportImage(tag) {
+                bytes += chunk.count
+                if chunk.range(of: Data("manifest.json".utf8)) != nil { sawManifest = true }
+            }
+            #expect(bytes > 1_000_000)
+            #expect(sawManifest)
+        } catch {
+            _ = try? await engine.removeImage(tag, force: true)
+            throw error
+        }
+        try await engine.removeImage(tag, force: true)
+    }
+
+    @Test func failingBuildStepThrows() async throws {
+        let ctx = try buildContext("FROM \(busybox)\nRUN exit 7\n")
+        defer { try? FileManager.default.removeItem(at: ctx) }
+        let tag = "berth.local/\(TestNames.unique("engine-fail")):t"
+        let error = await #expect(throws: EngineError.self) {
+            try await engine.buildImage(context: .file(path: ctx.path), options: BuildOptions(tags: [tag], labels: testLabels))
+        }
+        #expect(error?.kind == .streamError)
+        #expect(error?.description.contains("non-zero code: 7") == true)
+        #expect(error?.description.contains(tag) == true)
+    }
 }
