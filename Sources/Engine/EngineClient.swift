@@ -39,15 +39,20 @@ public final class EngineClient: Sendable {
         guard let engineVersion else {
             throw error(.badResponse, "GET", "/version", "the engine did not report its API version")
         }
-        if Self.compare(engineVersion, Self.minimumAPIVersion) < 0 {
+        guard let chosen = Self.choose(engineVersion: engineVersion) else {
             throw error(
                 .unsupportedVersion(engineVersion), "GET", "/_ping",
                 "the engine speaks API \(engineVersion), older than the \(Self.minimumAPIVersion) Berth needs")
         }
-        let chosen = Self.compare(engineVersion, Self.preferredAPIVersion) < 0 ? engineVersion : Self.preferredAPIVersion
         negotiated.value = chosen
         logger.debug("engine API version", metadata: ["engine": "\(engineVersion)", "using": "\(chosen)"])
         return chosen
+    }
+
+    /// The version to speak with an engine that offers `engineVersion`; nil when too old.
+    static func choose(engineVersion: String) -> String? {
+        if compare(engineVersion, minimumAPIVersion) < 0 { return nil }
+        return compare(engineVersion, preferredAPIVersion) < 0 ? engineVersion : preferredAPIVersion
     }
 
     /// Compares dotted version numbers numerically.

@@ -44,6 +44,8 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
 
     public var isNotFound: Bool { status == 404 }
     public var isConflict: Bool { status == 409 }
+    /// The caller cancelled the call.
+    public var isCancelled: Bool { transport?.kind == .cancelled }
 
     public var description: String {
         var s = "Docker Engine \(method) \(path) at \(endpoint) failed"

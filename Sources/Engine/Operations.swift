@@ -279,3 +279,87 @@ extension EngineClient {
         _ = try await call(.delete, "/volumes/\(Self.segment(name))", query: [("force", Self.flag(force))])
     }
 }
+
+// MARK: build and export
+
+/// Query options of `POST /build` (the engine's classic builder).
+public struct BuildOptions: Sendable {
+    /// `name:tag` references to give the result.
+    public var tags: [String]
+    /// Path of the Dockerfile inside the context.
+    public var dockerfile: String?
+    public var buildArgs: [String: String]
+    public var labels: [String: String]
+    public var target: String?
+    /// Always try to pull newer base images.
+    public var pull: Bool
+    public var noCache: Bool
+    /// Remove intermediate containers, also after a failed build.
+    public var forceRemove: Bool
+    public var networkMode: String?
+    public var platform: String?
+
+    public init(
+        tags: [String] = [], dockerfile: String? = nil, buildArgs: [String: String] = [:], labels: [String: String] = [:],
+        target: String? = nil, pull: Bool = false, noCache: Bool = false, forceRemove: Bool = true,
+        networkMode: String? = nil, platform: String? = nil
+    ) {
+        self.tags = tags
+        self.dockerfile = dockerfile
+        self.buildArgs = buildArgs
+        self.labels = labels
+        self.target = target
+        self.pull = pull
+        self.noCache = noCache
+        self.forceRemove = forceRemove
+        self.networkMode = networkMode
+        self.platform = platform
+    }
+}
+
+extension EngineClient {
+    /// `POST /build` with a tar context (`.file` or `.stream`, never held in memory). Reads the
+    /// output to the end; an error in it (even after a 200) throws `EngineError` with kind
+    /// `.streamError`. Returns the built image ID when the engine reports it.
+    /// `registryConfig` is the base64 JSON of `X-Registry-Config` and is never logged.
+    @discardableResult
+    public func buildImage(
+        context: HTTPBody, options: BuildOptions, registryConfig: String? = nil,
+        progress: (@Sendable (JSONMessage) -> Void)? = nil
+    ) async throws -> String? {
+        func json(_ d: [String: String]) -> String? {
+            guard !d.isEmpty, let data = try? JSONEncoder().encode(d) else { return nil }
+            return String(decoding: data, as: UTF8.self)
+        }
+        var query: Query = options.tags.map { ("t", $0) }
+        query += [
+            ("dockerfile", options.dockerfile), ("buildargs", json(options.buildArgs)), ("labels", json(options.labels)),
+            ("target", options.target), ("pull", options.pull ? "1" : nil), ("nocache", options.noCache ? "1" : nil),
+            ("rm", "1"), ("forcerm", Self.flag(options.forceRemove)), ("networkmode", options.networkMode),
+            ("platform", options.platform),
+        ]
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "application/x-tar")
+        if let registryConfig { headers.add("X-Registry-Config", registryConfig) }
+        let path = "/build"
+        let r = try await openStream(.post, path, query: query, body: context, headers: headers)
+        let imageID = ImageIDBox()
+        try await consumeProgress(r, method: "POST", path: path, what: "build of \(options.tags.first ?? "image")") {
+            if let id = $0.aux?.id { imageID.set(id) }
+            progress?($0)
+        }
+        return imageID.value
+    }
+
+    /// `GET /images/{name}/get`: the image as a `docker save` tar, streamed.
+    public func exportImage(_ name: String) async throws -> HTTPBodyStream {
+        try await openStream(.get, "/images/\(Self.segment(name, keepSlash: true))/get").body
+    }
+}
+
+private final class ImageIDBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var id: String?
+    func set(_ v: String) { lock.withLock { id = v } }
+    var value: String? { lock.withLock { id } }
+}

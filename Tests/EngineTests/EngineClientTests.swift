@@ -91,6 +91,13 @@ private func withContainer<T>(
         #expect(EngineClient.compare("1.41", "1.40") == 1)
         #expect(EngineClient.compare("1.9", "1.40") == -1)
         #expect(EngineClient.compare("1.41", "1.41") == 0)
+        #expect(EngineClient.choose(engineVersion: "1.43") == "1.41")
+        #expect(EngineClient.choose(engineVersion: "1.41") == "1.41")
+        #expect(EngineClient.choose(engineVersion: "1.40") == "1.40")
+        #expect(EngineClient.choose(engineVersion: "1.39") == nil)
+        let tooOld = EngineError(
+            kind: .unsupportedVersion("1.39"), method: "GET", path: "/_ping", endpoint: "unix:///x", message: "old")
+        #expect(tooOld.description.contains("1.40 or newer"))
     }
 
     @Test func splitTag() {
@@ -182,6 +189,19 @@ private func withContainer<T>(
             try await engine.startContainer(id)
             let r = try await engine.waitContainer(id)
             #expect(r.statusCode == 3)
+        }
+    }
+
+    @Test func killEndsContainer() async throws {
+        try await withContainer("engine-kill", cmd: ["sleep", "30"]) { id in
+            try await engine.startContainer(id)
+            try await engine.killContainer(id, signal: "KILL")
+            let r = try await engine.waitContainer(id, condition: .notRunning)
+            #expect(r.statusCode == 137)
+            #expect(try await engine.inspectContainer(id).state?.exitCode == 137)
+            // Killing a stopped container is a conflict the engine reports.
+            let error = await #expect(throws: EngineError.self) { try await engine.killContainer(id) }
+            #expect(error?.isConflict == true)
         }
     }
 
@@ -354,7 +374,66 @@ private func withContainer<T>(
 
 private final class MessageLog: @unchecked Sendable {
     private let lock = NSLock()
-    private var list: [String] = []
-    func add(_ m: JSONMessage) { lock.withLock { list.append(m.status ?? "") } }
-    var statuses: [String] { lock.withLock { list } }
+    private var list: [JSONMessage] = []
+    func add(_ m: JSONMessage) { lock.withLock { list.append(m) } }
+    var statuses: [String] { lock.withLock { list.compactMap(\.status) } }
+    var streams: [String] { lock.withLock { list.compactMap(\.stream) } }
+}
+
+/// A tar build context with one Dockerfile, made by tar(1).
+private func buildContext(_ dockerfile: String) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(TestNames.unique("berth-ctx"))
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try Data(dockerfile.utf8).write(to: dir.appendingPathComponent("Dockerfile"))
+    let tarPath = dir.appendingPathExtension("tar")
+    let tar = Process()
+    tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    tar.arguments = ["tar", "-cf", tarPath.path, "-C", dir.path, "Dockerfile"]
+    try tar.run()
+    tar.waitUntilExit()
+    try FileManager.default.removeItem(at: dir)
+    return tarPath
+}
+
+@Suite struct BuildTests {
+    @Test func buildTagExportRemove() async throws {
+        let ctx = try buildContext("FROM \(busybox)\nRUN echo built > /built\n")
+        defer { try? FileManager.default.removeItem(at: ctx) }
+        let tag = "berth.local/\(TestNames.unique("engine-build")):t"
+        let lines = MessageLog()
+        let id = try await engine.buildImage(
+            context: .file(path: ctx.path), options: BuildOptions(tags: [tag], labels: testLabels),
+            progress: { lines.add($0) })
+        do {
+            let image = try await engine.inspectImage(tag)
+            #expect(id == image.id)
+            #expect(image.config?.labels?[TestNames.testLabel] == "1")
+            #expect(lines.streams.joined().contains("RUN echo built"))
+
+            var bytes = 0
+            var sawManifest = false
+            for try await chunk in try await engine.exportImage(tag) {
+                bytes += chunk.count
+                if chunk.range(of: Data("manifest.json".utf8)) != nil { sawManifest = true }
+            }
+            #expect(bytes > 1_000_000)
+            #expect(sawManifest)
+        } catch {
+            _ = try? await engine.removeImage(tag, force: true)
+            throw error
+        }
+        try await engine.removeImage(tag, force: true)
+    }
+
+    @Test func failingBuildStepThrows() async throws {
+        let ctx = try buildContext("FROM \(busybox)\nRUN exit 7\n")
+        defer { try? FileManager.default.removeItem(at: ctx) }
+        let tag = "berth.local/\(TestNames.unique("engine-fail")):t"
+        let error = await #expect(throws: EngineError.self) {
+            try await engine.buildImage(context: .file(path: ctx.path), options: BuildOptions(tags: [tag], labels: testLabels))
+        }
+        #expect(error?.kind == .streamError)
+        #expect(error?.description.contains("non-zero code: 7") == true)
+        #expect(error?.description.contains(tag) == true)
+    }
 }
