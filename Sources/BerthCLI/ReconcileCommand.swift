@@ -37,6 +37,8 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     @OptionGroup var project: ProjectArguments
 
+    @OptionGroup(title: "Repo mode") var source: RepoArguments
+
     @Flag(help: "Print the plan and stop; change nothing.")
     var dryRun = false
 
@@ -46,8 +48,9 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Option(help: "Output format: text or json.")
     var output: OutputFormat = .text
 
-    @Flag(inversion: .prefixedNo, help: "Remove containers of services that are no longer in the project.")
-    var prune = false
+    @Flag(inversion: .prefixedNo,
+          help: "Remove containers of services that are no longer in the project (default: off for -f files, the app's `prune` in repo mode).")
+    var prune: Bool?
 
     @Flag(help: "Also remove the project's named volumes that are no longer in the project. Deletes data.")
     var pruneVolumes = false
@@ -67,6 +70,15 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
+    func validate() throws {
+        if source.repo != nil && (!project.files.isEmpty || project.projectName != nil || project.projectDirectory != nil) {
+            throw ValidationError("-f, -p and --project-directory name a compose project; with --repo the apps come from the repo's berth.yaml (pick them with --app)")
+        }
+        if source.repo == nil && (source.ref != nil || !source.apps.isEmpty) {
+            throw ValidationError("--ref and --app need --repo")
+        }
+    }
+
     func run() async throws {
         let logger = Logger(label: "berth.reconcile")
         do {
@@ -80,67 +92,98 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
     }
 
-    private func reconcile(logger: Logger) async throws -> Int32 {
-        let lock = try release.map(ReleaseLock.read)
-        let compose = try project.load(services: services, logger: logger)
-        if let lock, let unknown = lock.services.keys.first(where: { compose.service(named: $0) == nil }) {
-            throw CLIError("release \(release ?? ""): service \(unknown) is not in project \(compose.name); was the lock built from these files?")
-        }
-        let engine = EngineClient(logger: logger)
-        let images = ImageResolver(engine: engine, logger: logger)
-        let context = DesiredStateBuilder.Context(
-            pinnedImages: lock?.services.mapValues(\.image) ?? [:], app: lock?.app, revision: lock?.commit,
-            release: lock.map { $0.commit.map { String($0.prefix(12)) } ?? "manual" },
-            configFiles: compose.configFiles)
-        let desired = try await DesiredStateBuilder(images: images, logger: logger).build(compose, context: context)
-        let reconciler = Reconciler(engine: engine, logger: logger)
-        let actual = try await reconciler.actualState(project: desired.name)
-        try reconciler.validate(desired, actual: actual)
-        let planner = Planner(options: .init(prune: prune, pruneVolumes: pruneVolumes))
-        let plan = planner.plan(desired: desired, actual: actual)
-        let orphans = planner.keptOrphans(desired: desired, actual: actual)
-
-        let changesStatus: Int32 = exitCode && plan.hasChanges ? 2 : 0
-        if dryRun || !plan.hasChanges {
-            emit(plan: plan, orphans: orphans, report: nil)
-            return changesStatus
-        }
-        if output == .text { print(PlanRenderer(colour: Terminal.colour).text(plan, keptOrphans: orphans), terminator: "") }
-        let start = ContinuousClock.now
-        let report = await Applier(engine: engine,
-                                   options: .init(waitTimeout: .seconds(waitTimeout), settle: .milliseconds(Int(settle * 1000))),
-                                   logger: logger).apply(plan, desired: desired)
-        let elapsed = ContinuousClock.now - start
-        if output == .json {
-            emit(plan: plan, orphans: orphans, report: report)
-        } else {
-            for failure in report.failures {
-                print("  ✘ \(failure.action.kind.rawValue) \(failure.action.target): \(failure.error ?? "failed")")
-            }
-            let done = report.outcomes.filter { $0.ok && $0.action.kind != .unchanged }.count
-            print(report.ok ? "Applied \(done) change\(done == 1 ? "" : "s") in \(Self.seconds(elapsed))."
-                            : "Failed: \(report.failures.count) of \(report.outcomes.filter { $0.action.kind != .unchanged }.count) changes; see above.")
-        }
-        return report.ok ? changesStatus : 1
+    /// One compose project to converge, with how it was found.
+    struct Target {
+        var compose: Project
+        var context: DesiredStateBuilder.Context
+        var prune: Bool
     }
 
-    private func emit(plan: Plan, orphans: [String], report: Applier.Report?) {
-        switch output {
-        case .text:
-            print(PlanRenderer(colour: Terminal.colour).text(plan, keptOrphans: orphans), terminator: "")
-        case .json:
+    struct ProjectResult: Encodable {
+        var plan: Plan
+        var keptOrphans: [String]
+        var result: Applier.Report?
+    }
+
+    private func targets(logger: Logger) async throws -> [Target] {
+        let lock = try release.map(ReleaseLock.read)
+        func context(app: String?, commit: String?, files: [String]) -> DesiredStateBuilder.Context {
+            let pinned = (lock != nil && (app == nil || lock?.app == app)) ? lock?.services.mapValues(\.image) ?? [:] : [:]
+            let revision = lock?.commit ?? commit
+            return DesiredStateBuilder.Context(pinnedImages: pinned, app: app ?? lock?.app, revision: revision,
+                                               release: revision.map { String($0.prefix(12)) }, configFiles: files)
+        }
+        guard let checkout = try await source.checkout(logger: logger) else {
+            let compose = try project.load(services: services, logger: logger)
+            if let lock, let unknown = lock.services.keys.first(where: { compose.service(named: $0) == nil }) {
+                throw CLIError("release \(release ?? ""): service \(unknown) is not in project \(compose.name); was the lock built from these files?")
+            }
+            return [Target(compose: compose, context: context(app: nil, commit: nil, files: compose.configFiles), prune: prune ?? false)]
+        }
+        var targets: [Target] = []
+        for app in try checkout.selected(source.apps) {
+            if app.target == .swarm {
+                throw CLIError("app \(app.name) has target: swarm, which this version of Berth does not deploy yet; nothing was changed")
+            }
+            let compose = try AppLoader.load(app, root: checkout.root, services: services, logger: logger)
+            targets.append(Target(compose: compose, context: context(app: app.name, commit: checkout.commit, files: compose.configFiles),
+                                  prune: prune ?? app.prune))
+        }
+        return targets
+    }
+
+    private func reconcile(logger: Logger) async throws -> Int32 {
+        let engine = EngineClient(logger: logger)
+        let builder = DesiredStateBuilder(images: ImageResolver(engine: engine, logger: logger), logger: logger)
+        let reconciler = Reconciler(engine: engine, logger: logger)
+
+        // Validate and resolve every project before touching any: a bad app changes nothing.
+        var prepared: [(DesiredProject, Plan, [String])] = []
+        for target in try await targets(logger: logger) {
+            let desired = try await builder.build(target.compose, context: target.context)
+            let actual = try await reconciler.actualState(project: desired.name)
+            try reconciler.validate(desired, actual: actual)
+            let planner = Planner(options: .init(prune: target.prune, pruneVolumes: pruneVolumes))
+            prepared.append((desired, planner.plan(desired: desired, actual: actual), planner.keptOrphans(desired: desired, actual: actual)))
+        }
+        let hasChanges = prepared.contains { $0.1.hasChanges }
+        let changesStatus: Int32 = exitCode && hasChanges ? 2 : 0
+        let renderer = PlanRenderer(colour: Terminal.colour)
+
+        var results: [ProjectResult] = []
+        var failed = false
+        for (desired, plan, orphans) in prepared {
+            if output == .text { print(renderer.text(plan, keptOrphans: orphans), terminator: "") }
+            guard !dryRun, plan.hasChanges, !failed else {
+                results.append(ProjectResult(plan: plan, keptOrphans: orphans, result: nil))
+                continue
+            }
+            let start = ContinuousClock.now
+            let report = await Applier(engine: engine,
+                                       options: .init(waitTimeout: .seconds(waitTimeout), settle: .milliseconds(Int(settle * 1000))),
+                                       logger: logger).apply(plan, desired: desired)
+            results.append(ProjectResult(plan: plan, keptOrphans: orphans, result: report))
+            if output == .text {
+                for failure in report.failures {
+                    print("  ✘ \(failure.action.kind.rawValue) \(failure.action.target): \(failure.error ?? "failed")")
+                }
+                let done = report.outcomes.filter { $0.ok && $0.action.kind != .unchanged }.count
+                print(report.ok ? "Applied \(done) change\(done == 1 ? "" : "s") in \(Self.seconds(ContinuousClock.now - start))."
+                                : "Failed: \(report.failures.count) of \(report.outcomes.filter { $0.action.kind != .unchanged }.count) changes; see above."
+                                  + (prepared.count > 1 ? " Later apps were left as they are." : ""))
+            }
+            // Apps after a failed one may depend on it: leave them as they are.
+            failed = !report.ok
+        }
+        if output == .json {
+            struct Doc: Encodable { var changes: Bool; var dryRun: Bool; var ok: Bool; var projects: [ProjectResult] }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            struct Doc: Encodable {
-                var changes: Bool
-                var dryRun: Bool
-                var plan: Plan
-                var keptOrphans: [String]
-                var result: Applier.Report?
+            if let data = try? encoder.encode(Doc(changes: hasChanges, dryRun: dryRun, ok: !failed, projects: results)) {
+                print(String(decoding: data, as: UTF8.self))
             }
-            let doc = Doc(changes: plan.hasChanges, dryRun: dryRun, plan: plan, keptOrphans: orphans, result: report)
-            if let data = try? encoder.encode(doc) { print(String(decoding: data, as: UTF8.self)) }
         }
+        return failed ? 1 : changesStatus
     }
 
     static func seconds(_ d: Duration) -> String {
