@@ -68,18 +68,18 @@ public final class GitStore: Sendable {
         }
     }
 
-    var gitDirectory: URL { stateDirectory.appendingPathComponent("git") }
-    public var snapshotsDirectory: URL { stateDirectory.appendingPathComponent("snapshots") }
+    var gitDirectory: URL { stateDirectory.appendingPathComponent("git", isDirectory: true) }
+    public var snapshotsDirectory: URL { stateDirectory.appendingPathComponent("snapshots", isDirectory: true) }
 
     /// Where the mirror of `url` lives. Plain paths are made absolute first.
     public func mirrorDirectory(for url: String) -> URL {
         let key = Self.normalized(url)
         let digest = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
-        return gitDirectory.appendingPathComponent("\(digest).git")
+        return gitDirectory.appendingPathComponent("\(digest).git", isDirectory: true)
     }
 
     public func snapshotDirectory(for commit: String) -> URL {
-        snapshotsDirectory.appendingPathComponent(commit.lowercased())
+        snapshotsDirectory.appendingPathComponent(commit.lowercased(), isDirectory: true)
     }
 
     static func normalized(_ url: String) -> String {
