@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import GitSource
 
@@ -278,6 +279,59 @@ func mode(_ path: String) -> mode_t {
         // Failed first clones leave no mirror behind.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: state.path + "/git").filter { $0.hasSuffix(".git") }
         #expect(leftovers.isEmpty)
+    }
+
+    @Test func craftedTreesAreRefused() async throws {
+        let source = try SourceRepo()
+        let blob = try sh(["git", "hash-object", "-w", "--stdin"], in: source.url, input: Data("x\n".utf8))
+        for (index, name) in ["..", ".git"].enumerated() {
+            let tree = try sh(["git", "mktree"], in: source.url, input: Data("100644 blob \(blob)\t\(name)\n".utf8))
+            let commit = try sh(["git", "commit-tree", tree, "-m", "evil"], in: source.url)
+            try sh(["git", "update-ref", "refs/heads/evil\(index)", commit], in: source.url)
+        }
+        let state = try TempDir()
+        let store = try makeStore(state)
+        _ = try await store.fetch(GitRemote(url: source.url.path))
+        for (index, name) in ["..", ".git"].enumerated() {
+            let commit = try await store.resolve("evil\(index)", in: source.url.path).commit
+            let error = await #expect(throws: GitSourceError.self) { try await store.snapshot(commit: commit, from: source.url.path) }
+            #expect(error?.description.contains("unsafe path \"\(name)\"") == true)
+            #expect(!FileManager.default.fileExists(atPath: store.snapshotDirectory(for: commit).path))
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: state.path + "/snapshots")
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func concurrentStoresShareAStateDirectory() async throws {
+        let source = try SourceRepo()
+        let state = try TempDir()
+        // Two stores stand in for two processes: the file lock and atomic renames keep them apart.
+        let stores = [try makeStore(state), try makeStore(state)]
+        let url = source.url.path
+        let commit = try source.revParse("main")
+        let snapshots = try await withThrowingTaskGroup(of: Snapshot.self) { group in
+            for i in 0..<6 {
+                group.addTask {
+                    let store = stores[i % 2]
+                    _ = try await store.fetch(GitRemote(url: url))
+                    return try await store.snapshot(commit: commit, from: url)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(snapshots.count == 6)
+        #expect(Set(snapshots.map(\.directory)).count == 1)
+        #expect(snapshots.filter { !$0.reused }.count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state.path + "/git").filter { $0.hasSuffix(".git") }.count == 1)
+    }
+
+    @Test func unreadableCAFileIsAnError() throws {
+        let state = try TempDir()
+        let error = #expect(throws: GitSourceError.self) {
+            _ = try GitStore(stateDirectory: state.url, caFile: "/nonexistent/ca.pem", logger: .init(label: "t"))
+        }
+        #expect(error?.kind == .certificate)
+        #expect(error?.description.contains("/nonexistent/ca.pem") == true)
     }
 
     @Test func urlRedactionAndSSHHostParsing() {
