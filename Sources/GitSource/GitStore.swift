@@ -58,6 +58,7 @@ public final class GitStore: Sendable {
                                      hint: "Check BERTH_STATE_DIR and that this user may write there")
             }
         }
+        removeStaleTemporaries(in: gitDirectory)
         if let caFile {
             guard FileManager.default.isReadableFile(atPath: caFile) else {
                 throw GitSourceError(kind: .certificate, message: "cannot read the CA file \(caFile)",
@@ -68,18 +69,18 @@ public final class GitStore: Sendable {
         }
     }
 
-    var gitDirectory: URL { stateDirectory.appendingPathComponent("git") }
-    public var snapshotsDirectory: URL { stateDirectory.appendingPathComponent("snapshots") }
+    var gitDirectory: URL { stateDirectory.appendingPathComponent("git", isDirectory: true) }
+    public var snapshotsDirectory: URL { stateDirectory.appendingPathComponent("snapshots", isDirectory: true) }
 
     /// Where the mirror of `url` lives. Plain paths are made absolute first.
     public func mirrorDirectory(for url: String) -> URL {
         let key = Self.normalized(url)
         let digest = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
-        return gitDirectory.appendingPathComponent("\(digest).git")
+        return gitDirectory.appendingPathComponent("\(digest).git", isDirectory: true)
     }
 
     public func snapshotDirectory(for commit: String) -> URL {
-        snapshotsDirectory.appendingPathComponent(commit.lowercased())
+        snapshotsDirectory.appendingPathComponent(commit.lowercased(), isDirectory: true)
     }
 
     static func normalized(_ url: String) -> String {
@@ -450,17 +451,14 @@ public final class GitStore: Sendable {
             do { names = try fm.contentsOfDirectory(atPath: self.snapshotsDirectory.path) } catch {
                 throw GitSourceError(kind: .storage, message: "cannot list \(self.snapshotsDirectory.path): \(error.localizedDescription)")
             }
+            self.removeStaleTemporaries(in: self.snapshotsDirectory)
             var snapshots: [(commit: String, mtime: Double)] = []
-            let now = Date().timeIntervalSince1970
             for name in names {
                 let path = self.snapshotsDirectory.appendingPathComponent(name).path
                 var info = stat()
                 guard lstat(path, &info) == 0 else { continue }
                 let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
-                if name.hasPrefix(".tmp-") {
-                    if now - mtime > 3600 { Self.removeTree(path) }
-                    continue
-                }
+                if name.hasPrefix(".tmp-") { continue }
                 guard name.count == 40, name.allSatisfy(\.isHexDigit) else { continue }
                 snapshots.append((name, mtime))
             }
@@ -472,6 +470,17 @@ public final class GitStore: Sendable {
             }
             if !removed.isEmpty { self.logger.info("git snapshots removed", metadata: ["count": "\(removed.count)"]) }
             return removed.sorted()
+        }
+    }
+
+    /// Clones and snapshots a crashed process left half written (an hour old, so never one in
+    /// progress).
+    private func removeStaleTemporaries(in dir: URL) {
+        let now = Date().timeIntervalSince1970
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasPrefix(".tmp-") {
+            let path = dir.appendingPathComponent(name).path
+            var info = stat()
+            if lstat(path, &info) == 0, now - Double(info.st_mtim.tv_sec) > 3600 { Self.removeTree(path) }
         }
     }
 
