@@ -18,8 +18,8 @@ import Testing
             try yaml.write(to: dir.appendingPathComponent(file), atomically: true, encoding: .utf8)
         }
 
-        func berth(_ args: [String]) throws -> Host.RunResult {
-            try Host.run(Host.berthBinary, args + ["-p", name], directory: dir.path)
+        func berth(_ args: [String]) async throws -> Host.RunResult {
+            try await Host.run(Host.berthBinary, args + ["-p", name], directory: dir.path)
         }
 
         func cleanUp() async {
@@ -44,16 +44,16 @@ import Testing
     @Test func dryRunExitCodeThenApplyThenNoChanges() async throws {
         let p = try Project()
         try p.write("services:\n" + Self.service("a") + Self.service("b"))
-        let dry = try p.berth(["reconcile", "--dry-run", "--exit-code"])
+        let dry = try await p.berth(["reconcile", "--dry-run", "--exit-code"])
         #expect(dry.status == 2, "\(dry.stderr)")
         #expect(dry.stdout.contains("+ create \(p.name)-a-1"))
         #expect(try await Host.containers(project: p.name).isEmpty)
 
-        let apply = try p.berth(["reconcile"])
+        let apply = try await p.berth(["reconcile"])
         #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
         #expect(try await Host.containers(project: p.name).count == 2)
 
-        let again = try p.berth(["reconcile", "--dry-run", "--exit-code", "--output", "json"])
+        let again = try await p.berth(["reconcile", "--dry-run", "--exit-code", "--output", "json"])
         #expect(again.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
         #expect(json["changes"] as? Bool == false)
@@ -63,7 +63,7 @@ import Testing
     @Test func invalidYAMLChangesNothingAndSaysWhere() async throws {
         let p = try Project()
         try p.write("services:\n  a:\n    image: berth.local/busybox:latest\n    ports: [\"80:80:80\"]\n")
-        let r = try p.berth(["reconcile"])
+        let r = try await p.berth(["reconcile"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("compose.yaml:4:"), "\(r.stderr)")
         #expect(r.stderr.contains("ports"))
@@ -80,7 +80,7 @@ import Testing
             image: 127.0.0.1:5000/berth-test/does-not-exist:nope
             pull_policy: missing
         """)
-        let r = try p.berth(["reconcile"])
+        let r = try await p.berth(["reconcile"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("does-not-exist"), "\(r.stderr)")
         #expect(r.stderr.contains("nothing was changed"))
@@ -102,7 +102,7 @@ import Testing
                 condition: service_healthy
         """)
         try p.write("services:\n" + db + web)
-        let r = try p.berth(["reconcile"])
+        let r = try await p.berth(["reconcile"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         let db1 = try await Host.engine.inspectContainer("\(p.name)-db-1")
         let web1 = try await Host.engine.inspectContainer("\(p.name)-web-1")
@@ -111,10 +111,10 @@ import Testing
         #expect((web1.state?.startedAt ?? "") > (db1.state?.startedAt ?? ""))
 
         try p.write("services:\n" + db)
-        let kept = try p.berth(["reconcile"])
+        let kept = try await p.berth(["reconcile"])
         #expect(kept.stdout.contains("orphan \(p.name)-web-1"))
         #expect(try await Host.containers(project: p.name).count == 2)
-        let pruned = try p.berth(["reconcile", "--prune"])
+        let pruned = try await p.berth(["reconcile", "--prune"])
         #expect(pruned.status == 0)
         #expect(try await Host.containers(project: p.name).compactMap(\.name) == ["\(p.name)-db-1"])
         await p.cleanUp()
@@ -126,7 +126,7 @@ import Testing
         let lock = p.dir.appendingPathComponent("release.json")
         try #"{"app": "x", "commit": "abc", "services": {"a": {"image": "berth.local/busybox:latest"}}}"#
             .write(to: lock, atomically: true, encoding: .utf8)
-        let r = try p.berth(["reconcile", "--release", lock.path])
+        let r = try await p.berth(["reconcile", "--release", lock.path])
         #expect(r.status == 1)
         #expect(r.stderr.contains("not pinned by digest"))
         #expect(try await Host.containers(project: p.name).isEmpty)
@@ -159,7 +159,7 @@ import Testing
             """)
         }
         try write(0)
-        #expect(try p.berth(["reconcile", "--settle", "0.3"]).status == 0)
+        #expect(try await p.berth(["reconcile", "--settle", "0.3"]).status == 0)
         var generator = SystemRandomNumberGenerator()
         for round in 1...6 {
             try write(round)
@@ -174,12 +174,12 @@ import Testing
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
 
-            let r = try p.berth(["reconcile", "--settle", "0.3"])
+            let r = try await p.berth(["reconcile", "--settle", "0.3"])
             #expect(r.status == 0, "round \(round): \(r.stdout)\(r.stderr)")
             let containers = try await Host.containers(project: p.name)
             #expect(containers.compactMap(\.name).sorted() == (1...3).map { "\(p.name)-app-\($0)" }, "round \(round)")
             #expect(containers.allSatisfy { $0.state == "running" })
-            let check = try p.berth(["reconcile", "--dry-run", "--exit-code"])
+            let check = try await p.berth(["reconcile", "--dry-run", "--exit-code"])
             #expect(check.status == 0, "round \(round) not converged: \(check.stdout)")
         }
         // Every generation that started wrote to the volume; generation 0 must still be there.
@@ -197,9 +197,9 @@ import Testing
     /// An `image:` missing on the host is pulled from the local registry before anything changes.
     @Test func missingImageIsPulledFromTheLocalRegistry() async throws {
         let repo = "127.0.0.1:5000/berth-test/\(TestNames.unique("pull"))"
-        let tagged = try Host.run("/usr/bin/env", ["docker", "tag", Host.busybox, "\(repo):v1"])
+        let tagged = try await Host.run("/usr/bin/env", ["docker", "tag", Host.busybox, "\(repo):v1"])
         #expect(tagged.status == 0)
-        let pushed = try Host.run("/usr/bin/env", ["docker", "push", "\(repo):v1"])
+        let pushed = try await Host.run("/usr/bin/env", ["docker", "push", "\(repo):v1"])
         #expect(pushed.status == 0, "\(pushed.stderr)")
         _ = try await Host.engine.removeImage("\(repo):v1")
 
@@ -212,7 +212,7 @@ import Testing
             labels:
               dev.berth.test: "1"
         """)
-        let r = try p.berth(["reconcile"])
+        let r = try await p.berth(["reconcile"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         let image = try await Host.engine.inspectImage("\(repo):v1")
         let container = try await Host.engine.inspectContainer("\(p.name)-app-1")
@@ -226,7 +226,7 @@ import Testing
         try p.write("services:\n" + ReconcileCLITests.service("main") + ReconcileCLITests.service("sidecar", extra: """
             network_mode: "service:main"
         """))
-        let r = try p.berth(["reconcile"])
+        let r = try await p.berth(["reconcile"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         let main = try await Host.engine.inspectContainer("\(p.name)-main-1")
         let sidecar = try await Host.engine.inspectContainer("\(p.name)-sidecar-1")
