@@ -1,0 +1,343 @@
+// Runs a BuildPlan on the engine's classic builder (POST /build, no BuildKit), a few builds
+// at a time, dependencies first. A build whose build key (context digest + Dockerfile path +
+// args + target + labels + base image IDs) matches an image already on the host is not run
+// again: that image is tagged instead.
+
+import Crypto
+import Curl
+import Engine
+import Foundation
+import Logging
+
+/// Progress of a build run, as it happens.
+public enum BuildEvent: Sendable {
+    case started(service: String)
+    /// A `Step 3/7 : RUN …` line of the classic builder.
+    case step(service: String, text: String)
+    /// Anything else the build printed (the output of RUN steps).
+    case output(service: String, line: String)
+    case finished(ServiceBuildResult)
+    case failed(BuildError)
+}
+
+/// What became of one service.
+public struct ServiceBuildResult: Sendable, Codable, Equatable {
+    public var service: String
+    /// `sha256:…` of the image.
+    public var imageID: String
+    public var tags: [String]
+    /// The `dev.berth.context-digest` label: sha256 of everything that decides the image.
+    public var buildKey: String
+    /// sha256 of the context tar.
+    public var contextDigest: String
+    public var seconds: Double
+    /// True when an image with the same build key was found and tagged instead of building.
+    public var reused: Bool
+}
+
+/// The outcome of a whole plan: results of what succeeded, errors of what did not.
+public struct BuildReport: Sendable {
+    /// In completion order.
+    public var results: [ServiceBuildResult]
+    /// Failures, then services skipped because something they need failed.
+    public var failures: [BuildError]
+    public var succeeded: Bool { failures.isEmpty }
+
+    public func result(for service: String) -> ServiceBuildResult? { results.first { $0.service == service } }
+}
+
+/// Runs builds on one engine.
+public struct Builder: Sendable {
+    /// Label that carries the build key.
+    public static let buildKeyLabel = "dev.berth.context-digest"
+    public static let revisionLabel = "org.opencontainers.image.revision"
+    public static let sourceLabel = "org.opencontainers.image.source"
+    public static let createdLabel = "org.opencontainers.image.created"
+
+    public let engine: EngineClient
+    let logger: Logger
+    let temporaryDirectory: String
+
+    /// - Parameter temporaryDirectory: where context tars are written while they are sent
+    ///   (default: `$TMPDIR`); each is removed after its build.
+    public init(engine: EngineClient, logger: Logger, temporaryDirectory: String? = nil) {
+        self.engine = engine
+        self.logger = logger
+        self.temporaryDirectory = temporaryDirectory ?? FileManager.default.temporaryDirectory.path
+    }
+
+    /// Builds the plan; throws the failures (every one, with skipped dependents) as one error.
+    public func build(_ plan: BuildPlan, progress: @escaping @Sendable (BuildEvent) -> Void = { _ in })
+        async throws(BuildError) -> [ServiceBuildResult]
+    {
+        let report = await run(plan, progress: progress)
+        if !report.failures.isEmpty { throw BuildError.combined(report.failures) }
+        return report.results
+    }
+
+    /// Builds the plan, at most `plan.parallelism` at a time. After a failure no new build
+    /// starts; those already running finish.
+    public func run(_ plan: BuildPlan, progress: @escaping @Sendable (BuildEvent) -> Void = { _ in }) async -> BuildReport {
+        var pending = plan.builds
+        var done: [String: ServiceBuildResult] = [:]
+        var results: [ServiceBuildResult] = []
+        var failures: [BuildError] = []
+        let limit = max(1, plan.parallelism)
+        let plan = plan
+
+        await withTaskGroup(of: (String, Result<ServiceBuildResult, BuildError>).self) { group in
+            var running = 0
+            while true {
+                while failures.isEmpty, running < limit,
+                      let index = pending.firstIndex(where: { $0.dependencies.allSatisfy { done[$0] != nil } })
+                {
+                    let item = pending.remove(at: index)
+                    let dependencyImages = item.dependencies.compactMap { done[$0] }
+                    running += 1
+                    group.addTask {
+                        do throws(BuildError) {
+                            let result = try await buildOne(item, plan: plan, dependencyImages: dependencyImages, progress: progress)
+                            return (item.service, .success(result))
+                        } catch {
+                            return (item.service, .failure(error))
+                        }
+                    }
+                }
+                guard let (_, outcome) = await group.next() else { break }
+                running -= 1
+                switch outcome {
+                case .success(let result):
+                    done[result.service] = result
+                    results.append(result)
+                    progress(.finished(result))
+                case .failure(let error):
+                    failures.append(error)
+                    progress(.failed(error))
+                }
+            }
+        }
+        for item in pending {
+            failures.append(BuildError(.skipped, service: item.service, message: "not built because an earlier build failed"))
+        }
+        return BuildReport(results: results, failures: failures)
+    }
+
+    /// One service: archive the context, reuse an image with the same build key, else build.
+    func buildOne(_ item: ServiceBuild, plan: BuildPlan, dependencyImages: [ServiceBuildResult],
+                  progress: @escaping @Sendable (BuildEvent) -> Void) async throws(BuildError) -> ServiceBuildResult
+    {
+        let clock = ContinuousClock()
+        let start = clock.now
+        progress(.started(service: item.service))
+        let tarPath = temporaryDirectory + "/berth-context-\(plan.project)-\(item.service)-\(UUID().uuidString.prefix(8)).tar"
+        defer { unlink(tarPath) }
+        let archive: BuildContextArchive
+        do {
+            let generated = item.generatedDockerfile.map { [GeneratedFile(name: item.dockerfile, contents: Array($0.utf8))] } ?? []
+            archive = try BuildContext.write(directory: item.context, dockerfile: item.dockerfile, generated: generated, to: tarPath)
+        } catch {
+            throw BuildError(error, service: item.service)
+        }
+
+        let baseIDs = await baseImageIDs(item, dependencyImages: dependencyImages)
+        let key = Self.buildKey(contextDigest: archive.digest, item: item, baseImageIDs: baseIDs)
+        func elapsed() -> Double {
+            let d = clock.now - start
+            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
+
+        if !item.noCache && !item.pull {
+            do {
+                if let existing = try await imageWithKey(key) {
+                    for reference in item.tags { try await applyTag(existing, as: reference) }
+                    progress(.output(service: item.service, line: "unchanged context: reused \(existing)"))
+                    return ServiceBuildResult(service: item.service, imageID: existing, tags: item.tags, buildKey: key,
+                                              contextDigest: archive.digest, seconds: elapsed(), reused: true)
+                }
+            } catch {
+                throw BuildError(.engine, service: item.service, message: "\(error)")
+            }
+        }
+
+        var labels = item.labels
+        labels[Self.revisionLabel] = plan.revision
+        labels[Self.sourceLabel] = plan.source
+        labels[Self.createdLabel] = Self.rfc3339(Date())
+        labels[Self.buildKeyLabel] = key
+        let id = try await engineBuild(item, tarPath: tarPath, size: archive.size, labels: labels, progress: progress)
+        return ServiceBuildResult(service: item.service, imageID: id, tags: item.tags, buildKey: key,
+                                  contextDigest: archive.digest, seconds: elapsed(), reused: false)
+    }
+
+    /// IDs of the images the build starts from, for the build key: a new base means a new image.
+    func baseImageIDs(_ item: ServiceBuild, dependencyImages: [ServiceBuildResult]) async -> [String] {
+        var ids: [String] = []
+        for base in item.baseImages {
+            let canonical = ImageReference.canonical(base)
+            if let built = dependencyImages.first(where: { $0.tags.contains { ImageReference.canonical($0) == canonical } }) {
+                ids.append(built.imageID)
+            } else if let image = try? await engine.inspectImage(base) {
+                ids.append(image.id)
+            } else {
+                // Not on the host: the engine pulls it; the key changes once it is here.
+                ids.append("absent:" + canonical)
+            }
+        }
+        return ids
+    }
+
+    /// sha256 over everything that decides the image's content.
+    public static func buildKey(contextDigest: String, item: ServiceBuild, baseImageIDs: [String]) -> String {
+        var text = "berth-build-key-v1\n"
+        text += "context \(contextDigest)\n"
+        text += "dockerfile \(item.dockerfile)\n"
+        for (key, value) in item.buildArgs.sorted(by: { $0.key < $1.key }) { text += "arg \(key)=\(value)\n" }
+        text += "target \(item.target ?? "")\n"
+        for (key, value) in item.labels.sorted(by: { $0.key < $1.key }) { text += "label \(key)=\(value)\n" }
+        for id in baseImageIDs { text += "base \(id)\n" }
+        return "sha256:" + SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The newest local image carrying the build key.
+    func imageWithKey(_ key: String) async throws -> String? {
+        let images = try await engine.listImages(filters: ["label": ["\(Self.buildKeyLabel)=\(key)"]])
+        return images.max { ($0.created ?? 0) < ($1.created ?? 0) }?.id
+    }
+
+    func applyTag(_ id: String, as reference: String) async throws {
+        let (repository, tag) = ImageReference.split(reference)
+        try await engine.tagImage(id, repository: repository, tag: tag ?? "latest")
+    }
+
+    /// `POST /build` and its stream, read to the end.
+    func engineBuild(_ item: ServiceBuild, tarPath: String, size: Int64, labels: [String: String],
+                     progress: @escaping @Sendable (BuildEvent) -> Void) async throws(BuildError) -> String
+    {
+        var query: EngineClient.Query = item.tags.map { ("t", $0) }
+        query += [
+            ("dockerfile", item.dockerfile),
+            ("buildargs", Self.json(item.buildArgs)),
+            ("labels", Self.json(labels)),
+            ("target", item.target),
+            ("nocache", item.noCache ? "1" : nil),
+            ("pull", item.pull ? "1" : nil),
+            ("rm", "1"),
+            ("forcerm", "1"),
+            ("version", "1"),
+        ]
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "application/x-tar")
+        logger.debug("build", metadata: ["service": "\(item.service)", "context": "\(size) bytes", "tags": "\(item.tags)"])
+
+        var reader = BuildStreamReader(service: item.service, progress: progress)
+        do {
+            let response = try await engine.openStream(.post, "/build", query: query, body: .file(path: tarPath), headers: headers)
+            var buffer = Data()
+            for try await chunk in response.body {
+                buffer.append(chunk)
+                while let newline = buffer.firstIndex(of: 0x0A) {
+                    reader.consume(buffer[buffer.startIndex..<newline])
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                }
+            }
+            if !buffer.isEmpty { reader.consume(buffer) }
+            reader.finish()
+        } catch {
+            throw BuildError(.engine, service: item.service, location: reader.currentStep,
+                             message: "the build failed in transit: \(error)")
+        }
+        if let failure = reader.failure {
+            throw BuildError(.buildFailed, service: item.service, location: reader.currentStep ?? item.dockerfileSource,
+                             message: failure,
+                             hint: "Fix the step in \(item.dockerfileSource); no tag was moved, the previous image (if any) keeps its tags.",
+                             output: reader.stepOutput)
+        }
+        guard let id = reader.imageID else {
+            throw BuildError(.engine, service: item.service, location: reader.currentStep,
+                             message: "the engine ended the build without an image ID",
+                             hint: "Look at the engine's log (journalctl -u docker) for what happened.")
+        }
+        return id
+    }
+
+    static func json(_ map: [String: String]) -> String? {
+        guard !map.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(map) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
+
+/// Turns the classic builder's JSON lines into steps, output and the outcome.
+struct BuildStreamReader {
+    let service: String
+    let progress: @Sendable (BuildEvent) -> Void
+    var text = ""
+    var currentStep: String?
+    /// The last lines of output of the current step.
+    var stepOutput: [String] = []
+    var imageID: String?
+    var failure: String?
+    let decoder = JSONDecoder()
+    static let keptLines = 15
+
+    init(service: String, progress: @escaping @Sendable (BuildEvent) -> Void) {
+        self.service = service
+        self.progress = progress
+    }
+
+    mutating func consume(_ line: Data) {
+        let trimmed = line.filter { $0 != 0x0D }
+        guard !trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) else { return }
+        guard let message = try? decoder.decode(JSONMessage.self, from: trimmed) else {
+            record(String(decoding: trimmed, as: UTF8.self))
+            return
+        }
+        if let id = message.aux?.id { imageID = id }
+        if let stream = message.stream {
+            text += stream
+            while let newline = text.firstIndex(of: "\n") {
+                let piece = String(text[..<newline])
+                text.removeSubrange(...newline)
+                handle(piece)
+            }
+        }
+        if let failure = message.failure, self.failure == nil { self.failure = failure }
+    }
+
+    mutating func finish() {
+        if !text.isEmpty { handle(text); text = "" }
+    }
+
+    private mutating func handle(_ line: String) {
+        if line.hasPrefix("Step "), line.contains(" : ") {
+            currentStep = line
+            stepOutput = []
+            progress(.step(service: service, text: line))
+            return
+        }
+        // The builder's own bookkeeping says nothing the user needs.
+        if line.hasPrefix(" ---> ") || line.hasPrefix("Removing intermediate container") || line.hasPrefix("Successfully tagged") {
+            return
+        }
+        if line.hasPrefix("Successfully built "), imageID == nil {
+            let short = line.dropFirst("Successfully built ".count).trimmingCharacters(in: .whitespaces)
+            imageID = short
+        }
+        record(line)
+    }
+
+    private mutating func record(_ line: String) {
+        if line.trimmingCharacters(in: .whitespaces).isEmpty { return }
+        stepOutput.append(line)
+        if stepOutput.count > Self.keptLines { stepOutput.removeFirst(stepOutput.count - Self.keptLines) }
+        progress(.output(service: service, line: line))
+    }
+}
