@@ -229,7 +229,8 @@ public struct Builder: Sendable {
         headers.add("Content-Type", "application/x-tar")
         logger.debug("build", metadata: ["service": "\(item.service)", "context": "\(size) bytes", "tags": "\(item.tags)"])
 
-        var reader = BuildStreamReader(service: item.service, progress: progress)
+        // The classic builder runs each build-time label as an extra LABEL step at the end.
+        var reader = BuildStreamReader(service: item.service, hiddenTrailingSteps: labels.count, progress: progress)
         do {
             let response = try await engine.openStream(.post, "/build", query: query, body: .file(path: tarPath), headers: headers)
             var buffer = Data()
@@ -288,8 +289,12 @@ struct BuildStreamReader {
     let decoder = JSONDecoder()
     static let keptLines = 15
 
-    init(service: String, progress: @escaping @Sendable (BuildEvent) -> Void) {
+    /// Steps the engine appends for build-time labels: not shown, not counted.
+    let hiddenTrailingSteps: Int
+
+    init(service: String, hiddenTrailingSteps: Int = 0, progress: @escaping @Sendable (BuildEvent) -> Void) {
         self.service = service
+        self.hiddenTrailingSteps = hiddenTrailingSteps
         self.progress = progress
     }
 
@@ -317,10 +322,18 @@ struct BuildStreamReader {
     }
 
     private mutating func handle(_ line: String) {
-        if line.hasPrefix("Step "), line.contains(" : ") {
-            currentStep = line
+        if line.hasPrefix("Step "), let colon = line.range(of: " : ") {
             stepOutput = []
-            progress(.step(service: service, text: line))
+            // "Step 3/9 : RUN …" → numbers as the Dockerfile has them.
+            let numbers = line[line.index(line.startIndex, offsetBy: 5)..<colon.lowerBound].split(separator: "/")
+            if numbers.count == 2, let index = Int(numbers[0]), let total = Int(numbers[1]), hiddenTrailingSteps > 0 {
+                let shown = total - hiddenTrailingSteps
+                currentStep = "Step \(index)/\(shown)" + line[colon.lowerBound...]
+                if index > shown { return }
+            } else {
+                currentStep = line
+            }
+            progress(.step(service: service, text: currentStep ?? line))
             return
         }
         // The builder's own bookkeeping says nothing the user needs.

@@ -111,8 +111,11 @@ public enum BuildPlanner {
         let selectedCount = options.services.isEmpty ? buildable.count : Set(options.services).count
         var tagsByService: [String: [String]] = [:]
         for service in buildable {
+            // --tag belongs to what was asked for, not to the services pulled in as bases.
+            let asked = options.services.isEmpty || options.services.contains(service.name)
             tagsByService[service.name] = try tags(for: service, project: project.name, options: options,
-                                                   revision: options.revision, selectedCount: selectedCount)
+                                                   revision: options.revision, selectedCount: selectedCount,
+                                                   extraTags: asked ? options.extraTags : [])
         }
         var owner: [String: String] = [:]
         for service in buildable {
@@ -162,7 +165,7 @@ public enum BuildPlanner {
     }
 
     static func tags(for service: Service, project: String, options: BuildOptions, revision: String?,
-                     selectedCount: Int) throws(BuildError) -> [String] {
+                     selectedCount: Int, extraTags: [String]) throws(BuildError) -> [String] {
         let primary: String
         if let image = service.image, !image.isEmpty {
             primary = image
@@ -176,7 +179,7 @@ public enum BuildPlanner {
         var tags = [primary]
         for tag in service.build?.tags ?? [] where !tags.contains(tag) { tags.append(tag) }
         let repository = ImageReference.repository(primary)
-        for extra in options.extraTags {
+        for extra in extraTags {
             let reference: String
             if extra.contains("/") || extra.contains(":") {
                 guard selectedCount <= 1 else {
