@@ -33,6 +33,9 @@ public struct ServiceBuildResult: Sendable, Codable, Equatable {
     public var seconds: Double
     /// True when an image with the same build key was found and tagged instead of building.
     public var reused: Bool
+    /// Short IDs of the images the engine made for each step (empty when reused). Those of
+    /// stages other than the final one stay on the host as build cache.
+    public var stepImages: [String] = []
 }
 
 /// The outcome of a whole plan: results of what succeeded, errors of what did not.
@@ -164,9 +167,9 @@ public struct Builder: Sendable {
         labels[Self.sourceLabel] = plan.source
         labels[Self.createdLabel] = Self.rfc3339(Date())
         labels[Self.buildKeyLabel] = key
-        let id = try await engineBuild(item, tarPath: tarPath, size: archive.size, labels: labels, progress: progress)
-        return ServiceBuildResult(service: item.service, imageID: id, tags: item.tags, buildKey: key,
-                                  contextDigest: archive.digest, seconds: elapsed(), reused: false)
+        let built = try await engineBuild(item, tarPath: tarPath, size: archive.size, labels: labels, progress: progress)
+        return ServiceBuildResult(service: item.service, imageID: built.id, tags: item.tags, buildKey: key,
+                                  contextDigest: archive.digest, seconds: elapsed(), reused: false, stepImages: built.stepImages)
     }
 
     /// IDs of the images the build starts from, for the build key: a new base means a new image.
@@ -211,7 +214,7 @@ public struct Builder: Sendable {
 
     /// `POST /build` and its stream, read to the end.
     func engineBuild(_ item: ServiceBuild, tarPath: String, size: Int64, labels: [String: String],
-                     progress: @escaping @Sendable (BuildEvent) -> Void) async throws(BuildError) -> String
+                     progress: @escaping @Sendable (BuildEvent) -> Void) async throws(BuildError) -> (id: String, stepImages: [String])
     {
         var query: EngineClient.Query = item.tags.map { ("t", $0) }
         query += [
@@ -258,7 +261,7 @@ public struct Builder: Sendable {
                              message: "the engine ended the build without an image ID",
                              hint: "Look at the engine's log (journalctl -u docker) for what happened.")
         }
-        return id
+        return (id, reader.stepImages)
     }
 
     static func json(_ map: [String: String]) -> String? {
@@ -286,6 +289,7 @@ struct BuildStreamReader {
     var stepOutput: [String] = []
     var imageID: String?
     var failure: String?
+    var stepImages: [String] = []
     let decoder = JSONDecoder()
     static let keptLines = 15
 
@@ -337,7 +341,17 @@ struct BuildStreamReader {
             return
         }
         // The builder's own bookkeeping says nothing the user needs.
-        if line.hasPrefix(" ---> ") || line.hasPrefix("Removing intermediate container") || line.hasPrefix("Successfully tagged") {
+        if line.hasPrefix(" ---> ") {
+            let word = line.dropFirst(6).trimmingCharacters(in: .whitespaces)
+            // After a FROM step the ID is the base image, which is not this build's to list.
+            var isFrom = false
+            if let step = currentStep, let separator = step.range(of: " : ") {
+                isFrom = step[separator.upperBound...].uppercased().hasPrefix("FROM ")
+            }
+            if !isFrom, word.count >= 12, word.allSatisfy(\.isHexDigit), !stepImages.contains(word) { stepImages.append(word) }
+            return
+        }
+        if line.hasPrefix("Removing intermediate container") || line.hasPrefix("Successfully tagged") {
             return
         }
         if line.hasPrefix("Successfully built "), imageID == nil {

@@ -55,7 +55,10 @@ final class TestProject: @unchecked Sendable {
         let report = await builder.run(plan) { event in events?.append(event) }
         lock.withLock {
             for item in plan.builds { images.formUnion(item.tags) }
-            for result in report.results { images.insert(result.imageID) }
+            for result in report.results {
+                images.insert(result.imageID)
+                images.formUnion(result.stepImages.map { "sha256:" + $0 })
+            }
         }
         return report
     }
@@ -66,11 +69,16 @@ final class TestProject: @unchecked Sendable {
     func cleanUp() async {
         let all = lock.withLock { images }
         let tags = all.filter { !$0.hasPrefix("sha256:") }.sorted()
-        let ids = all.filter { $0.hasPrefix("sha256:") }.sorted()
+        // Step images by their short ID (the engine accepts a unique ID prefix).
+        let ids = all.filter { $0.hasPrefix("sha256:") }.map { $0.count < 71 ? String($0.dropFirst(7)) : $0 }.sorted()
         for tag in tags { _ = try? await Self.engine.removeImage(tag, force: true) }
         // Twice: an image that is another's parent can only go once its child has gone.
-        for _ in 0..<2 {
-            for id in ids { _ = try? await Self.engine.removeImage(id, force: true) }
+        for _ in 0..<3 {
+            for id in ids {
+                // Never a tagged image: a step ID can be a shared base such as busybox.
+                guard let image = try? await Self.engine.inspectImage(id), (image.repoTags ?? []).isEmpty else { continue }
+                _ = try? await Self.engine.removeImage(id, force: true)
+            }
         }
         try? FileManager.default.removeItem(at: directory)
     }
