@@ -28,12 +28,16 @@ struct BuildCommand: AsyncParsableCommand {
         --registry; else `<project>-<service>:latest`. --tag adds more.
 
         Examples:
-          berth build                                   # compose.yaml in this directory
+          # every service of ./compose.yaml
+          berth build
+          # one service (and those it builds FROM), from another folder
           berth build -f apps/web/compose.yaml --service api
           berth build --build-arg VERSION=1.4 --no-cache
-          berth build --registry 127.0.0.1:5000/acme --revision "$(git rev-parse HEAD)" \\
-                      --release-out release.json
-          berth build --output json | jq '.services[] | select(.reused == false)'
+          # CI: registry tags named after the commit, and a release lock
+          berth build --registry 127.0.0.1:5000/acme \\
+            --revision "$(git rev-parse HEAD)" --release-out release.json
+          # which services were really built
+          berth build --output json | jq '.services[] | select(.result == "built")'
         """)
 
     @Option(name: [.customShort("f"), .customLong("file")],
@@ -83,7 +87,7 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .customLong("release-out"), help: ArgumentHelp("Write the release lock (JSON) to this file.", valueName: "file"))
     var releaseOut: String?
 
-    @Flag(help: "Push the images and put their digests in the release lock.")
+    @Flag(help: "Push the images and put their digests in the release lock (not available yet).")
     var push = false
 
     @Option(help: "How many builds run at once.")
