@@ -167,7 +167,21 @@ public struct Builder: Sendable {
         labels[Self.sourceLabel] = plan.source
         labels[Self.createdLabel] = Self.rfc3339(Date())
         labels[Self.buildKeyLabel] = key
-        let built = try await engineBuild(item, tarPath: tarPath, size: archive.size, labels: labels, progress: progress)
+        // The classic builder turns each `labels` parameter into a step of its own, each a
+        // container and a commit (~0.5 s); one LABEL line in the Dockerfile costs one step.
+        // The context is archived again with that Dockerfile; the key above stays the
+        // digest of the context as it is.
+        let labelled = Self.dockerfile(item.dockerfileText, labels: labels, afterLine: item.labelLine, escape: item.escapeToken)
+        let buildArchive: BuildContextArchive
+        do {
+            unlink(tarPath)
+            buildArchive = try BuildContext.write(
+                directory: item.context, dockerfile: item.dockerfile,
+                generated: [GeneratedFile(name: item.dockerfile, contents: Array(labelled.utf8))], to: tarPath)
+        } catch {
+            throw BuildError(error, service: item.service)
+        }
+        let built = try await engineBuild(item, tarPath: tarPath, size: buildArchive.size, progress: progress)
         return ServiceBuildResult(service: item.service, imageID: built.id, tags: item.tags, buildKey: key,
                                   contextDigest: archive.digest, seconds: elapsed(), reused: false, stepImages: built.stepImages)
     }
@@ -213,14 +227,13 @@ public struct Builder: Sendable {
     }
 
     /// `POST /build` and its stream, read to the end.
-    func engineBuild(_ item: ServiceBuild, tarPath: String, size: Int64, labels: [String: String],
+    func engineBuild(_ item: ServiceBuild, tarPath: String, size: Int64,
                      progress: @escaping @Sendable (BuildEvent) -> Void) async throws(BuildError) -> (id: String, stepImages: [String])
     {
         var query: EngineClient.Query = item.tags.map { ("t", $0) }
         query += [
             ("dockerfile", item.dockerfile),
             ("buildargs", Self.json(item.buildArgs)),
-            ("labels", Self.json(labels)),
             ("target", item.target),
             ("nocache", item.noCache ? "1" : nil),
             ("pull", item.pull ? "1" : nil),
@@ -232,8 +245,8 @@ public struct Builder: Sendable {
         headers.add("Content-Type", "application/x-tar")
         logger.debug("build", metadata: ["service": "\(item.service)", "context": "\(size) bytes", "tags": "\(item.tags)"])
 
-        // The classic builder runs each build-time label as an extra LABEL step at the end.
-        var reader = BuildStreamReader(service: item.service, hiddenTrailingSteps: labels.count, progress: progress)
+        // The LABEL line Berth added is the last step; it is not shown or counted.
+        var reader = BuildStreamReader(service: item.service, hiddenTrailingSteps: 1, progress: progress)
         do {
             let response = try await engine.openStream(.post, "/build", query: query, body: .file(path: tarPath), headers: headers)
             var buffer = Data()
@@ -262,6 +275,24 @@ public struct Builder: Sendable {
                              hint: "Look at the engine's log (journalctl -u docker) for what happened.")
         }
         return (id, reader.stepImages)
+    }
+
+    /// `text` with `LABEL "k"="v" …` inserted after line `afterLine` (1-based). Quoted so that
+    /// nothing in a value is expanded: `"`, `$` and the escape character are escaped.
+    static func dockerfile(_ text: String, labels: [String: String], afterLine: Int, escape: Character) -> String {
+        func quote(_ s: String) -> String {
+            var out = "\""
+            for c in s {
+                if c == "\"" || c == "$" || c == escape { out.append(escape) }
+                out.append(c == "\n" || c == "\r" ? " " : c)
+            }
+            return out + "\""
+        }
+        let line = "LABEL " + labels.sorted { $0.key < $1.key }.map { quote($0.key) + "=" + quote($0.value) }.joined(separator: " ")
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        lines.insert(line, at: min(max(afterLine, 0), lines.count))
+        return lines.joined(separator: "\n") + "\n"
     }
 
     static func json(_ map: [String: String]) -> String? {

@@ -57,6 +57,11 @@ public struct ServiceBuild: Sendable, Equatable {
     public var dockerfileSource: String
     /// A Dockerfile added to the context tar under `dockerfile` (inline, or outside the context).
     public var generatedDockerfile: String?
+    /// The Dockerfile's text, and the line after which the labels go (the end of the target
+    /// stage) and its escape character: labels are written into the Dockerfile as one LABEL.
+    public var dockerfileText: String
+    public var labelLine: Int
+    public var escapeToken: Character
     public var buildArgs: [String: String]
     public var target: String?
     /// The compose `build.labels` and `BuildOptions.labels`; the OCI and build-key labels are added when building.
@@ -153,7 +158,7 @@ public enum BuildPlanner {
                 errors.append(error)
                 // Keep a placeholder so the service is not parsed twice.
                 planned[name] = ServiceBuild(service: name, context: "", dockerfile: "", dockerfileSource: "",
-                                             buildArgs: [:], target: nil, labels: [:], tags: [], baseImages: [],
+                                             dockerfileText: "", labelLine: 0, escapeToken: "\\", buildArgs: [:], target: nil, labels: [:], tags: [], baseImages: [],
                                              dependencies: [], noCache: false, pull: false)
             }
         }
@@ -251,16 +256,21 @@ public enum BuildPlanner {
             })
         }
         let baseImages: [String]
+        let labelLine: Int
         do {
             let graph = try StageGraph(dockerfile: dockerfile, buildArgs: args)
             baseImages = try graph.baseImages(target: build.target)
+            let stage = try graph.stage(named: build.target)
+            let fromEnd = dockerfile.instructions.first { $0.line == stage.line }?.endLine ?? stage.line
+            labelLine = stage.instructions.map(\.endLine).max() ?? fromEnd
         } catch {
             throw BuildError(error, service: service.name)
         }
         var labels = build.labels
         for (key, value) in options.labels { labels[key] = value }
         return ServiceBuild(service: service.name, context: context, dockerfile: dockerfileInContext, dockerfileSource: display,
-                            generatedDockerfile: generated, buildArgs: args, target: build.target, labels: labels,
+                            generatedDockerfile: generated, dockerfileText: text, labelLine: labelLine,
+                            escapeToken: dockerfile.escapeToken, buildArgs: args, target: build.target, labels: labels,
                             tags: [], baseImages: baseImages, dependencies: [],
                             noCache: options.noCache || build.noCache, pull: options.pull || build.pull)
     }
