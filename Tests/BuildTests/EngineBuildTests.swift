@@ -21,7 +21,8 @@ import TestSupport
                 """)
             try p.write("a/Dockerfile", "FROM \(busybox)\nRUN echo a > /a.txt\n")
             try p.write("b/Dockerfile", "FROM \(p.name)-a\nRUN cat /a.txt > /b.txt\n")
-            let plan = try p.plan()
+            let note = "costs $5 \"or\" \\more"
+            let plan = try p.plan { $0.labels["dev.berth.note"] = note }
             #expect(plan.builds.map(\.service) == ["a", "b"])
             #expect(plan.build(for: "b")?.dependencies == ["a"])
 
@@ -41,6 +42,7 @@ import TestSupport
             #expect(b.id == report.result(for: "b")?.imageID)
             #expect(b.config?.labels?["org.opencontainers.image.revision"] == "0123456789abcdef0123")
             #expect(b.config?.labels?[TestNames.testLabel] == "1")
+            #expect(b.config?.labels?["dev.berth.note"] == note)
             #expect(b.config?.labels?[Builder.buildKeyLabel] == report.result(for: "b")?.buildKey)
             #expect(b.config?.labels?["org.opencontainers.image.created"]?.hasSuffix("Z") == true)
         }

@@ -41,6 +41,19 @@ import TestSupport
         }
     }
 
+    @Test func dockerfileOutsideTheContextTravelsInTheTar() throws {
+        try withPlainProject("pt-outside") { p in
+            try p.write("compose.yaml", "services:\n  a:\n    build:\n      context: ./src\n      dockerfile: ../docker/a.Dockerfile\n")
+            try p.write("src/main.txt", "x")
+            try p.write("docker/a.Dockerfile", "FROM \(TestProject.busybox)\nCOPY main.txt /\n")
+            let item = try #require(try p.plan().build(for: "a"))
+            #expect(item.dockerfile == BuildPlanner.generatedDockerfileName)
+            #expect(item.dockerfileSource == "docker/a.Dockerfile")
+            #expect(item.generatedDockerfile?.hasPrefix("FROM ") == true)
+            #expect(item.labelLine == 2)
+        }
+    }
+
     @Test func cycleIsAnErrorWithItsPath() throws {
         try withPlainProject("pt-cycle") { p in
             try p.write("compose.yaml", """
