@@ -137,7 +137,7 @@ public struct Builder: Sendable {
         let archive: BuildContextArchive
         do {
             let generated = item.generatedDockerfile.map { [GeneratedFile(name: item.dockerfile, contents: Array($0.utf8))] } ?? []
-            archive = try BuildContext.write(directory: item.context, dockerfile: item.dockerfile, generated: generated, to: tarPath)
+            archive = try await Self.archive(directory: item.context, dockerfile: item.dockerfile, generated: generated, to: tarPath)
         } catch {
             throw BuildError(error, service: item.service)
         }
@@ -175,7 +175,7 @@ public struct Builder: Sendable {
         let buildArchive: BuildContextArchive
         do {
             unlink(tarPath)
-            buildArchive = try BuildContext.write(
+            buildArchive = try await Self.archive(
                 directory: item.context, dockerfile: item.dockerfile,
                 generated: [GeneratedFile(name: item.dockerfile, contents: Array(labelled.utf8))], to: tarPath)
         } catch {
@@ -184,6 +184,24 @@ public struct Builder: Sendable {
         let built = try await engineBuild(item, tarPath: tarPath, size: buildArchive.size, progress: progress)
         return ServiceBuildResult(service: item.service, imageID: built.id, tags: item.tags, buildKey: key,
                                   contextDigest: archive.digest, seconds: elapsed(), reused: false, stepImages: built.stepImages)
+    }
+
+    /// Archives on a dispatch thread: walking and hashing a large context must not hold one of
+    /// the few cooperative threads that every other task (other builds' streams) needs.
+    static func archive(directory: String, dockerfile: String, generated: [GeneratedFile], to tarPath: String)
+        async throws(BuildContextError) -> BuildContextArchive
+    {
+        let result: Result<BuildContextArchive, BuildContextError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                do throws(BuildContextError) {
+                    continuation.resume(returning: .success(
+                        try BuildContext.write(directory: directory, dockerfile: dockerfile, generated: generated, to: tarPath)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
     }
 
     /// IDs of the images the build starts from, for the build key: a new base means a new image.
