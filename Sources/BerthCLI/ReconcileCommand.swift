@@ -1,4 +1,5 @@
 import ArgumentParser
+import Build
 import Compose
 import Engine
 import Foundation
@@ -106,11 +107,11 @@ struct ReconcileCommand: AsyncParsableCommand {
     }
 
     private func targets(logger: Logger) async throws -> [Target] {
-        let lock = try release.map(ReleaseLock.read)
+        let lock = try release.map(ReleaseLock.readPinned)
         func context(app: String?, commit: String?, files: [String]) -> DesiredStateBuilder.Context {
             let pinned = (lock != nil && (app == nil || lock?.app == app)) ? lock?.services.mapValues(\.image) ?? [:] : [:]
-            let revision = lock?.commit ?? commit
-            return DesiredStateBuilder.Context(pinnedImages: pinned, app: app ?? lock?.app, revision: revision,
+            let revision = lock.map(\.commit) ?? commit
+            return DesiredStateBuilder.Context(pinnedImages: pinned, app: app ?? lock.map(\.app), revision: revision,
                                                release: revision.map { String($0.prefix(12)) }, configFiles: files)
         }
         guard let checkout = try await source.checkout(logger: logger) else {
@@ -191,23 +192,10 @@ struct ReconcileCommand: AsyncParsableCommand {
     }
 }
 
-/// The release lock `berth build --release-out` writes and `reconcile --release` deploys.
-struct ReleaseLock: Codable {
-    struct ServiceImage: Codable { var image: String }
-    var app: String?
-    var commit: String?
-    var services: [String: ServiceImage]
-
-    static func read(_ path: String) throws -> ReleaseLock {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError("release lock \(path) cannot be read: check the path (it is written by `berth build --release-out`)")
-        }
-        let lock: ReleaseLock
-        do {
-            lock = try JSONDecoder().decode(ReleaseLock.self, from: data)
-        } catch {
-            throw CLIError("release lock \(path) is not valid: \(error); expected {\"app\": …, \"commit\": …, \"services\": {\"web\": {\"image\": \"repo@sha256:…\"}}}")
-        }
+extension ReleaseLock {
+    /// Reads a lock and refuses an image that is not pinned (by digest, or by local image ID).
+    static func readPinned(_ path: String) throws -> ReleaseLock {
+        let lock = try ReleaseLock.read(from: path)
         for (service, entry) in lock.services where !entry.image.contains("@sha256:") && !entry.image.hasPrefix("sha256:") {
             throw CLIError("release lock \(path): services.\(service).image \"\(entry.image)\" is not pinned by digest (repo@sha256:…)")
         }

@@ -21,12 +21,28 @@ public struct BuildContextArchive: Sendable, Equatable {
     public var entries: [String]
 }
 
+/// A file added to a build context that is not in its directory.
+public struct GeneratedFile: Sendable, Equatable {
+    /// Path inside the context, relative, without `..`.
+    public var name: String
+    public var contents: [UInt8]
+    public var mode: UInt32
+
+    public init(name: String, contents: [UInt8], mode: UInt32 = 0o644) {
+        self.name = name
+        self.contents = contents
+        self.mode = mode
+    }
+}
+
 /// Writes build contexts.
 public enum BuildContext {
     /// Archives `directory` into a tar at `tarPath`, honouring `<directory>/.dockerignore`.
     /// `dockerfile` (relative to the context) and `.dockerignore` are always included.
     /// Refuses any symlink that resolves outside the context, naming it.
-    public static func write(directory: String, dockerfile: String = "Dockerfile",
+    /// `generated` files are added after the walk (and any same-named file in the directory is
+    /// left out): a `dockerfile_inline`, or a Dockerfile kept outside the context.
+    public static func write(directory: String, dockerfile: String = "Dockerfile", generated: [GeneratedFile] = [],
                              to tarPath: String) throws(BuildContextError) -> BuildContextArchive {
         guard let root = realPath(directory) else {
             throw BuildContextError(location: directory, message: "build context directory not found",
@@ -41,7 +57,8 @@ public enum BuildContext {
             throw BuildContextError(location: dockerfile, message: "the Dockerfile is outside the build context \(directory)",
                                     hint: "Move the Dockerfile into the context, or widen build.context.")
         }
-        guard lstatMode(root + "/" + dockerfilePath) != nil else {
+        let generatedNames = Set(generated.map { dockerCleanPath($0.name) })
+        guard generatedNames.contains(dockerfilePath) || lstatMode(root + "/" + dockerfilePath) != nil else {
             throw BuildContextError(location: "\(directory)/\(dockerfilePath)", message: "Dockerfile not found in the build context",
                                     hint: "Check build.dockerfile (relative to build.context).")
         }
@@ -53,13 +70,23 @@ public enum BuildContext {
         var ignore = try DockerIgnore(patterns: patterns, source: "\(directory)/.dockerignore")
         // Like the docker CLI: keep the Dockerfile and .dockerignore even when ignored.
         if ignore.excludes(".dockerignore") { patterns.append("!.dockerignore") }
-        if ignore.excludes(dockerfilePath) { patterns.append("!" + dockerfilePath) }
+        if ignore.excludes(dockerfilePath) && !generatedNames.contains(dockerfilePath) { patterns.append("!" + dockerfilePath) }
+        // A generated file replaces whatever the directory holds under its name.
+        patterns += generatedNames.sorted().map { "/" + $0 }
         ignore = try DockerIgnore(patterns: patterns, source: "\(directory)/.dockerignore")
 
         let output = try TarOutput(path: tarPath)
         var walker = Walker(root: root, displayRoot: directory, ignore: ignore, output: output)
         do {
             try walker.walk("")
+            for file in generated.sorted(by: { $0.name < $1.name }) {
+                let name = dockerCleanPath(file.name)
+                try output.add(TarHeader(name: name, mode: file.mode, size: Int64(file.contents.count), type: .file, linkName: ""))
+                try output.append(file.contents)
+                let padding = (512 - file.contents.count % 512) % 512
+                if padding > 0 { try output.append([UInt8](repeating: 0, count: padding)) }
+                walker.entries.append(name)
+            }
             try output.finish()
         } catch {
             output.abandon()

@@ -41,43 +41,10 @@ enum Host {
         TestPaths.packageRoot.appendingPathComponent(".build/debug/berth").path
     }
 
-    struct RunResult { var status: Int32; var stdout: String; var stderr: String }
+    typealias RunResult = Shell.Result
 
-    /// Runs a program to completion on a thread of its own: waiting for a child blocks, and a
-    /// blocked thread of Swift's small cooperative pool would stall every other test.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                     directory: String? = nil) async throws -> RunResult {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try runBlocking(executable, arguments, environment: environment, directory: directory) })
-            }
-        }
-    }
-
-    private static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String],
-                                    directory: String?) throws -> RunResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read stderr on another thread so a full pipe on either side cannot deadlock the child.
-        nonisolated(unsafe) var e = Data()
-        let errDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            e = err.fileHandleForReading.readDataToEndOfFile()
-            errDone.signal()
-        }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        errDone.wait()
-        process.waitUntilExit()
-        return RunResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                         stderr: String(decoding: e, as: UTF8.self))
+        try await Shell.run(executable, arguments, environment: environment, directory: directory)
     }
 }
