@@ -283,7 +283,7 @@ extension EngineClient {
 // MARK: build and export
 
 /// Query options of `POST /build` (the engine's classic builder).
-public struct BuildOptions: Sendable {
+public struct ImageBuildOptions: Sendable {
     /// `name:tag` references to give the result.
     public var tags: [String]
     /// Path of the Dockerfile inside the context.
@@ -324,7 +324,7 @@ extension EngineClient {
     /// `registryConfig` is the base64 JSON of `X-Registry-Config` and is never logged.
     @discardableResult
     public func buildImage(
-        context: HTTPBody, options: BuildOptions, registryConfig: String? = nil,
+        context: HTTPBody, options: ImageBuildOptions, registryConfig: String? = nil,
         progress: (@Sendable (JSONMessage) -> Void)? = nil
     ) async throws -> String? {
         func json(_ d: [String: String]) -> String? {

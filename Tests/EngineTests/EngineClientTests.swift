@@ -402,7 +402,7 @@ private func buildContext(_ dockerfile: String) throws -> URL {
         let tag = "berth.local/\(TestNames.unique("engine-build")):t"
         let lines = MessageLog()
         let id = try await engine.buildImage(
-            context: .file(path: ctx.path), options: BuildOptions(tags: [tag], labels: testLabels),
+            context: .file(path: ctx.path), options: ImageBuildOptions(tags: [tag], labels: testLabels),
             progress: { lines.add($0) })
         do {
             let image = try await engine.inspectImage(tag)
@@ -430,7 +430,7 @@ private func buildContext(_ dockerfile: String) throws -> URL {
         defer { try? FileManager.default.removeItem(at: ctx) }
         let tag = "berth.local/\(TestNames.unique("engine-fail")):t"
         let error = await #expect(throws: EngineError.self) {
-            try await engine.buildImage(context: .file(path: ctx.path), options: BuildOptions(tags: [tag], labels: testLabels))
+            try await engine.buildImage(context: .file(path: ctx.path), options: ImageBuildOptions(tags: [tag], labels: testLabels))
         }
         #expect(error?.kind == .streamError)
         #expect(error?.description.contains("non-zero code: 7") == true)
