@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "BerthYAML", dependencies: ["CYAML"], swiftSettings: swiftSettings),
         .target(name: "Interpolation", swiftSettings: swiftSettings),
         .target(name: "Dockerfile", swiftSettings: swiftSettings),
+        .target(name: "ELF", swiftSettings: swiftSettings),
         .target(name: "Curl", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         .target(name: "GitSource", dependencies: [
@@ -53,7 +54,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "Build", dependencies: [
-            "Engine", "Registry", "Dockerfile", "Compose",
+            "Engine", "Registry", "Dockerfile", "Compose", "ELF",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -77,7 +78,8 @@ let package = Package(
         .testTarget(name: "InterpolationTests", dependencies: ["Interpolation", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ComposeTests", dependencies: ["Compose", "BerthYAML", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "DockerfileTests", dependencies: ["Dockerfile", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "BuildTests", dependencies: ["Build", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "BuildTests", dependencies: ["Build", "ELF", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Compose", "TestSupport"], swiftSettings: swiftSettings),

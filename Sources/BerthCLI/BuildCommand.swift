@@ -87,6 +87,12 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Also print the output of RUN steps, not only the step lines.")
     var verbose = false
 
+    @Flag(help: "Fail when the libc audit of a built image finds problems (default: warn).")
+    var strict = false
+
+    @Flag(name: .customLong("no-audit"), help: "Skip the libc audit of the built images.")
+    var noAudit = false
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func validate() throws {
@@ -139,6 +145,10 @@ struct BuildCommand: AsyncParsableCommand {
             case .failed(let error):
                 if let service = error.service { console.progress(prefix(service) + "FAILED") }
             }
+        }
+
+        if report.succeeded && !noAudit {
+            try await Self.auditImages(report.results, strict: strict, console: console, logger: logger)
         }
 
         var pushed: [String: String] = [:]

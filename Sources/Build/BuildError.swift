@@ -20,6 +20,8 @@ public struct BuildError: Error, CustomStringConvertible, Sendable, Equatable {
         case skipped
         /// The release lock could not be written.
         case output
+        /// The libc audit found problems in an image (with `--strict`), or could not read it.
+        case audit
     }
 
     public var kind: Kind
