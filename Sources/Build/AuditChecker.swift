@@ -217,10 +217,8 @@ struct AuditChecker {
         var cache: [String: Resolved?] = [:]
         var highest: [Int]?
         for o in objects {
-            if o.elf.isStatic {
-                result.staticCount += 1
-                continue
-            }
+            if o.elf.isStatic { result.staticCount += 1 }
+            if o.elf.interpreter == nil && o.elf.needed.isEmpty && o.elf.versionNeeds.isEmpty { continue }
             for need in o.elf.versionNeeds {
                 for v in need.versions {
                     if let n = ELFFile.glibcVersion(v), highest.map({ ELFFile.compareVersions(n, $0) > 0 }) ?? true {

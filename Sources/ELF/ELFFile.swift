@@ -47,8 +47,9 @@ public struct ELFFile: Sendable, Hashable, Codable {
 
     /// Executables and shared objects; not object files or core dumps.
     public var isLoadable: Bool { type == .executable || type == .sharedObject }
-    /// Needs no loader and no libraries.
-    public var isStatic: Bool { interpreter == nil && needed.isEmpty }
+    /// A program that needs no loader and no libraries (static, or static-pie); a library
+    /// without dependencies is not counted.
+    public var isStatic: Bool { interpreter == nil && needed.isEmpty && (type == .executable || isPIE) }
 
     /// The machine's common name, for messages.
     public var machineName: String { Self.machineName(machine) }

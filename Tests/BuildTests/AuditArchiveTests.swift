@@ -21,7 +21,10 @@ struct TarWriter {
             precondition(b.count <= len, "\(s) too long for a test tar")
             for (i, c) in b.enumerated() { h[at + i] = c }
         }
-        func octal(_ v: Int, _ at: Int, _ len: Int) { put(String(String(v, radix: 8).reversed().padding(toLength: len - 1, withPad: "0", startingAt: 0).reversed()), at, len - 1) }
+        func octal(_ v: Int, _ at: Int, _ len: Int) {
+            let digits = String(v, radix: 8)
+            put(String(repeating: "0", count: max(0, len - 1 - digits.count)) + digits, at, len - 1)
+        }
         var name = name
         if name.utf8.count > 100, let slash = name.prefix(155).lastIndex(of: "/") {
             put(String(name[..<slash]), 345, 155)
@@ -338,7 +341,7 @@ enum Fixture {
         do {
             _ = try await Self.audit(Array(bytes.prefix(bytes.count / 2)))
             Issue.record("a cut archive was accepted")
-        } catch {
+        } catch let error as BuildError {
             #expect(error.kind == .audit)
             #expect(error.description.contains("cut short") || error.description.contains("manifest"), "\(error)")
         }
@@ -348,7 +351,7 @@ enum Fixture {
         do {
             _ = try await Self.audit(Array(repeating: 0x41, count: 4096))
             Issue.record("garbage was accepted")
-        } catch {
+        } catch let error as BuildError {
             #expect(error.kind == .audit)
             #expect(error.description.contains("not a tar archive"), "\(error)")
         }

@@ -189,15 +189,17 @@ import TestSupport
         w.needed = ["libc.so.6"]
         w.versionNeeds = [("libc.so.6", ["GLIBC_2.0"])]
         var b = w.bytes()
-        // Make vn_next point far away: the reader must stop with an error, not loop or trap.
-        let name = Array("GLIBC_2.0".utf8)
-        _ = name
+        // Make vn_aux point far away: the reader must stop with an error, not loop or trap.
         let tag: [UInt8] = [0xfe, 0xff, 0xff, 0x6f, 0, 0, 0, 0]
         let at = try #require(Self.find(tag, in: b, from: 64))
         let verneed = Int(b[at + 8]) | Int(b[at + 9]) << 8
-        b[verneed + 12] = 0xf0
-        b[verneed + 13] = 0xff
+        b[verneed + 8] = 0xf0
+        b[verneed + 9] = 0xff
         #expect(throws: ELFError.self) { try ELFFile(bytes: b) }
+        // A vn_next past the count is not followed (the loader stops at DT_VERNEEDNUM too).
+        var c = w.bytes()
+        c[verneed + 12] = 0xf0
+        #expect(try ELFFile(bytes: c).versionNeeds.count == 1)
     }
 }
 
