@@ -383,7 +383,7 @@ struct AuditChecker {
         }
         for dir in dirs {
             let path = dir + "/" + name
-            let key = "\(elf.elfClass)/\(elf.machine)/\(path)"
+            let key = (elf.elfClass == .elf64 ? "64/" : "32/") + String(elf.machine) + path
             if let hit = cache[key] {
                 if let hit { return hit }
                 continue

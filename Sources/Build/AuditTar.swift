@@ -132,8 +132,9 @@ final class TarStreamParser {
         }
         zeroBlocks = 0
         // The checksum tells a tar header from garbage (or from a compressed layer).
-        var sum: UInt64 = 0
-        for k in 0..<512 { sum += UInt64((148..<156).contains(k) ? 32 : b[k]) }
+        var sum: UInt64 = 8 * 32
+        for k in 0..<148 { sum &+= UInt64(b[k]) }
+        for k in 156..<512 { sum &+= UInt64(b[k]) }
         guard let stored = Self.number(b, 148, 8), stored == sum else {
             throw TarFormatError(message: "\(name): entry \(entries + 1) has a bad tar header checksum (not a tar archive, or damaged)")
         }
@@ -195,6 +196,11 @@ final class TarStreamParser {
 
     /// `./a//b/../c/` → `a/c`; never above the root.
     static func normalize(_ path: String) -> String {
+        if isNormal(path) { return path }
+        if path.utf8.last == UInt8(ascii: "/") {
+            let trimmed = String(path.dropLast())
+            if isNormal(trimmed) { return trimmed }
+        }
         var parts: [Substring] = []
         for p in path.split(separator: "/", omittingEmptySubsequences: true) {
             if p == "." { continue }
@@ -205,6 +211,23 @@ final class TarStreamParser {
             parts.append(p)
         }
         return parts.joined(separator: "/")
+    }
+
+    /// Most names in a layer are already clean; checking is much cheaper than splitting.
+    static func isNormal(_ path: String) -> Bool {
+        var length = 0
+        var dotsOnly = true
+        for c in path.utf8 {
+            if c == UInt8(ascii: "/") {
+                if length == 0 || (dotsOnly && length <= 2) { return false }
+                length = 0
+                dotsOnly = true
+            } else {
+                length += 1
+                if c != UInt8(ascii: ".") { dotsOnly = false }
+            }
+        }
+        return length > 0 && !(dotsOnly && length <= 2)
     }
 
     static func field(_ b: UnsafeRawBufferPointer, _ at: Int, _ length: Int) -> String {
