@@ -76,7 +76,9 @@ struct SavedImage: Sendable {
 /// The manifest comes last in the archive, so layers are indexed by their path and put in
 /// order at the end.
 final class SaveArchiveReader {
-    private var parser: TarStreamParser!
+    private lazy var parser = TarStreamParser(name: "the export of \(archiveName)") { [unowned self] header in
+        self.entry(header)
+    }
     private var layers: [String: LayerIndex] = [:]
     private var small: [String: [UInt8]] = [:]
     private var links: [String: String] = [:]
@@ -90,9 +92,6 @@ final class SaveArchiveReader {
     init(name: String, spoolDirectory: URL) {
         archiveName = name
         self.spoolDirectory = spoolDirectory
-        parser = TarStreamParser(name: "the export of \(name)") { [unowned self] header in
-            self.entry(header)
-        }
     }
 
     func feed(_ bytes: UnsafeRawBufferPointer) throws {
@@ -244,7 +243,10 @@ private final class SniffSink: TarEntrySink {
 
 /// Indexes one layer tar as it streams by.
 final class LayerSink: TarEntrySink {
-    private var parser: TarStreamParser!
+    private lazy var parser = TarStreamParser(name: "layer \(name)") { [unowned self] header in
+        try self.entry(header)
+    }
+    private let name: String
     private var index = LayerIndex()
     /// Regular files of this layer by path, so hard links copy their facts.
     private var files: [String: LayerFile] = [:]
@@ -252,9 +254,7 @@ final class LayerSink: TarEntrySink {
 
     init(name: String, spool: URL) {
         self.spool = spool
-        parser = TarStreamParser(name: "layer \(name)") { [unowned self] header in
-            try self.entry(header)
-        }
+        self.name = name
     }
 
     func data(_ bytes: UnsafeRawBufferPointer) throws { try parser.feed(bytes) }

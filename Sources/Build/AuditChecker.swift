@@ -216,6 +216,10 @@ struct AuditChecker {
 
         var cache: [String: Resolved?] = [:]
         var highest: [Int]?
+        var neededBy: [String: [Int]] = [:]
+        for (i, o) in objects.enumerated() {
+            for name in o.elf.needed { neededBy[name, default: []].append(i) }
+        }
         for o in objects {
             if o.elf.isStatic { result.staticCount += 1 }
             if o.elf.interpreter == nil && o.elf.needed.isEmpty && o.elf.versionNeeds.isEmpty { continue }
@@ -226,7 +230,7 @@ struct AuditChecker {
                     }
                 }
             }
-            result.findings += check(o, cache: &cache)
+            result.findings += check(o, cache: &cache) { inheritedRpath(of: o, objects: objects, neededBy: neededBy) }
         }
         result.highestGlibcNeeded = highest.map { $0.map(String.init).joined(separator: ".") }
         result.libc = hasGlibcLoader && hasMuslLoader ? "glibc+musl" : hasGlibcLoader ? "glibc" : hasMuslLoader ? "musl" : "none"
@@ -264,7 +268,34 @@ struct AuditChecker {
         var elf: ELFFile?
     }
 
-    private func check(_ o: Object, cache: inout [String: Resolved?]) -> [AuditFinding] {
+    /// glibc also searches the DT_RPATH of the objects that loaded a library (up to the
+    /// executable) when the library has no DT_RUNPATH: the RPATHs of everything in the image
+    /// that needs this library, transitively, each without a RUNPATH of its own.
+    func inheritedRpath(of o: Object, objects: [Object], neededBy: [String: [Int]]) -> [String] {
+        var dirs: [String] = []
+        var seen: Set<Int> = []
+        var names = [(o.path as NSString).lastPathComponent]
+        if let soname = o.elf.soname { names.append(soname) }
+        var frontier = names.flatMap { neededBy[$0] ?? [] }
+        var depth = 0
+        while !frontier.isEmpty && depth < 8 {
+            var next: [Int] = []
+            for i in frontier where seen.insert(i).inserted {
+                let parent = objects[i]
+                guard parent.elf.runpath.isEmpty else { continue }
+                let origin = (parent.path as NSString).deletingLastPathComponent
+                dirs += parent.elf.rpath.map { ELFFile.expandOrigin($0, origin: origin) }
+                var parentNames = [(parent.path as NSString).lastPathComponent]
+                if let soname = parent.elf.soname { parentNames.append(soname) }
+                next += parentNames.flatMap { neededBy[$0] ?? [] }
+            }
+            frontier = next
+            depth += 1
+        }
+        return dirs.filter { $0.hasPrefix("/") }
+    }
+
+    private func check(_ o: Object, cache: inout [String: Resolved?], inherited: () -> [String]) -> [AuditFinding] {
         var findings: [AuditFinding] = []
         let elf = o.elf
         let origin = (o.path as NSString).deletingLastPathComponent
@@ -337,6 +368,12 @@ struct AuditChecker {
                 continue
             }
             if let r = find(name, dirs: unique, like: elf, cache: &cache) {
+                providers[name] = r
+                continue
+            }
+            if flavor == .glibc && elf.runpath.isEmpty && elf.interpreter == nil,
+               let r = find(name, dirs: inherited(), like: elf, cache: &cache)
+            {
                 providers[name] = r
                 continue
             }

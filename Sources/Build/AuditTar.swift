@@ -87,8 +87,10 @@ final class TarStreamParser {
                 i += 512
             } else {
                 let take = min(512 - blockFill, n - i)
+                let source = UnsafeRawBufferPointer(rebasing: input[i..<(i + take)])
+                let at = blockFill
                 block.withUnsafeMutableBytes { dst in
-                    dst.baseAddress!.advanced(by: blockFill).copyMemory(from: input.baseAddress!.advanced(by: i), byteCount: take)
+                    UnsafeMutableRawBufferPointer(rebasing: dst[at..<(at + take)]).copyMemory(from: source)
                 }
                 blockFill += take
                 i += take

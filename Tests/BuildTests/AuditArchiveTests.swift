@@ -265,6 +265,23 @@ enum Fixture {
         #expect(r.findings.map(\.path) == ["/opt/app/bin/e"], "\(r.findings)")
     }
 
+    @Test func rpathOfTheLoadingExecutableIsInheritedRunpathIsNot() async throws {
+        let r = try await Self.audit(TarWriter.saveArchive(layers: [
+            Fixture.glibcLayer + [
+                .dir("opt"), .dir("opt/a"), .dir("opt/a/bin"), .dir("opt/a/lib"),
+                .file("opt/a/lib/liba.so", Fixture.lib("liba.so", needs: ["libb.so"])),
+                .file("opt/a/lib/libb.so", Fixture.lib("libb.so")),
+                .file("opt/a/bin/app", Fixture.exe(needs: ["liba.so"], rpath: "$ORIGIN/../lib")),
+                .dir("opt/r"), .dir("opt/r/bin"), .dir("opt/r/lib"),
+                .file("opt/r/lib/libra.so", Fixture.lib("libra.so", needs: ["librb.so"])),
+                .file("opt/r/lib/librb.so", Fixture.lib("librb.so")),
+                .file("opt/r/bin/app", Fixture.exe(needs: ["libra.so"], runpath: "$ORIGIN/../lib")),
+            ],
+        ]))
+        #expect(r.findings.map(\.path) == ["/opt/r/lib/libra.so"], "\(r.findings)")
+        #expect(r.findings.first?.missing == "librb.so")
+    }
+
     @Test func newerGlibcNeededThanTheImageHas() async throws {
         let r = try await Self.audit(TarWriter.saveArchive(layers: [
             Fixture.glibcLayer,
