@@ -12,6 +12,12 @@ struct TarWriter {
         case dir(String)
         case symlink(String, String)
         case hardlink(String, String)
+        /// A file whose name goes in a PAX `path` record.
+        case paxFile(String, [UInt8])
+        /// A file whose name goes in a GNU `././@LongLink` entry.
+        case gnuLongFile(String, [UInt8])
+        /// A file of `size` zero bytes after `prefix`, written without building it in memory twice.
+        case bigFile(String, prefix: [UInt8], size: Int)
     }
 
     static func header(_ name: String, type: UInt8, size: Int, link: String = "") -> [UInt8] {
@@ -48,12 +54,34 @@ struct TarWriter {
 
     static func archive(_ entries: [Entry]) -> [UInt8] {
         var out: [UInt8] = []
+        func content(_ data: [UInt8]) {
+            out += data
+            out += [UInt8](repeating: 0, count: (512 - data.count % 512) % 512)
+        }
         for e in entries {
             switch e {
             case .file(let name, let data):
                 out += header(name, type: UInt8(ascii: "0"), size: data.count)
-                out += data
-                out += [UInt8](repeating: 0, count: (512 - data.count % 512) % 512)
+                content(data)
+            case .paxFile(let name, let data):
+                let body = " path=\(name)\n"
+                var length = body.utf8.count + 2
+                while String(length).count + body.utf8.count != length { length += 1 }
+                let record = Array("\(length)\(body)".utf8)
+                out += header("PaxHeaders/x", type: UInt8(ascii: "x"), size: record.count)
+                content(record)
+                out += header(String(name.suffix(90)), type: UInt8(ascii: "0"), size: data.count)
+                content(data)
+            case .gnuLongFile(let name, let data):
+                let record = Array(name.utf8) + [0]
+                out += header("././@LongLink", type: UInt8(ascii: "L"), size: record.count)
+                content(record)
+                out += header(String(name.suffix(90)), type: UInt8(ascii: "0"), size: data.count)
+                content(data)
+            case .bigFile(let name, let prefix, let size):
+                out += header(name, type: UInt8(ascii: "0"), size: size)
+                out += prefix
+                out += [UInt8](repeating: 0, count: size - prefix.count + (512 - size % 512) % 512)
             case .dir(let name): out += header(name + "/", type: UInt8(ascii: "5"), size: 0)
             case .symlink(let name, let target): out += header(name, type: UInt8(ascii: "2"), size: 0, link: target)
             case .hardlink(let name, let target): out += header(name, type: UInt8(ascii: "1"), size: 0, link: target)
@@ -280,6 +308,34 @@ enum Fixture {
         ]))
         #expect(r.findings.map(\.path) == ["/opt/r/lib/libra.so"], "\(r.findings)")
         #expect(r.findings.first?.missing == "librb.so")
+    }
+
+    @Test func longNamesFromPaxAndGNURecords() async throws {
+        let deep = "opt/" + String(repeating: "very-long-directory-name/", count: 8)
+        let r = try await Self.audit(TarWriter.saveArchive(layers: [
+            Fixture.glibcLayer + [
+                .paxFile(deep + "pax-app", Fixture.exe(needs: ["libpax.so"])),
+                .gnuLongFile(deep + "gnu-app", Fixture.exe(needs: ["libgnu.so"])),
+            ],
+        ]))
+        #expect(r.findings.map(\.path) == ["/" + deep + "gnu-app", "/" + deep + "pax-app"])
+        #expect(r.findings.map(\.missing) == ["libgnu.so", "libpax.so"])
+    }
+
+    /// ELF files over 64 MiB are spooled to disk while read, and the spool is removed.
+    @Test func largeELFIsSpooledAndCleanedUp() async throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent(TestNames.unique("audit-spool"))
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let bytes = TarWriter.saveArchive(layers: [
+            Fixture.glibcLayer + [.dir("bin"), .bigFile("bin/big", prefix: Fixture.exe(needs: ["libbig.so"]), size: 65 << 20)],
+        ])
+        let url = tmp.appendingPathComponent("image.tar")
+        try Data(bytes).write(to: url)
+        let auditor = ImageAuditor(engine: TestProject.engine, logger: TestProject.logger, temporaryDirectory: tmp.path)
+        let r = try await auditor.audit(archiveFile: url.path, name: "big")
+        #expect(r.findings.map(\.missing) == ["libbig.so"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == ["image.tar"])
     }
 
     @Test func newerGlibcNeededThanTheImageHas() async throws {
