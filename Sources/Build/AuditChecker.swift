@@ -19,8 +19,11 @@ import Darwin
 /// LD_LIBRARY_PATH, RPATH/RUNPATH, then /etc/ld-musl-<arch>.path or /lib:/usr/local/lib:/usr/lib.
 /// Libraries of the wrong ELF class or machine are skipped, as the loader skips them.
 ///
-/// Known simplification: each object is checked on its own, so a library that only resolves
-/// through the DT_RPATH of the executable loading it is reported.
+/// Each object is checked on its own; for a library without DT_RUNPATH the DT_RPATHs of every
+/// object in the image that (transitively) needs it are tried too, since glibc searches the
+/// RPATH of the loading chain. Simplifications: `$LIB`/`$PLATFORM` are not expanded, relative
+/// search entries (resolved against the working directory at run time) are skipped, and
+/// /etc/ld.so.cache is not read (ld.so.conf and the default directories stand for it).
 struct AuditChecker {
     enum Flavor { case glibc, musl }
 
