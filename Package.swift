@@ -33,7 +33,7 @@ let package = Package(
         // Leaf libraries.
         .target(name: "BerthYAML", dependencies: ["CYAML"], swiftSettings: swiftSettings),
         .target(name: "Interpolation", swiftSettings: swiftSettings),
-        .target(name: "Dockerfile", swiftSettings: swiftSettings),
+        .target(name: "Dockerfile", dependencies: ["Interpolation"], swiftSettings: swiftSettings),
         .target(name: "Curl", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         .target(name: "GitSource", dependencies: [
