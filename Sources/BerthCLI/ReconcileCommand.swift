@@ -65,7 +65,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     var timeout: Int = 120
 
     @Option(help: "Services applied at once within one depends_on layer.")
-    var parallel: Int = 8
+    var parallel: Int = 32
 
     @Option(help: "Seconds a container without healthcheck must run without restarting to count as ready.")
     var settle: Double = 1

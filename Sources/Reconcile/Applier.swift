@@ -13,7 +13,7 @@ public struct Applier: Sendable {
         public var settle: Duration
         /// Services of one dependency layer applied at once.
         public var parallel: Int
-        public init(waitTimeout: Duration = .seconds(120), settle: Duration = .seconds(1), parallel: Int = 8) {
+        public init(waitTimeout: Duration = .seconds(120), settle: Duration = .seconds(1), parallel: Int = 32) {
             self.waitTimeout = waitTimeout
             self.settle = settle
             self.parallel = max(1, parallel)
