@@ -76,6 +76,7 @@ let package = Package(
         .testTarget(name: "DockerfileTests", dependencies: ["Dockerfile", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Compose", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Engine", "Curl", "Compose", "Reconcile", "BerthCLI", "TestSupport",
