@@ -15,7 +15,6 @@ import Testing
         ("berth.local/busybox:latest", "berth.local", "busybox", "latest", nil),
         ("[::1]:5000/a/b:c", "[::1]:5000", "a/b", "c", nil),
         ("a.b-c/d__e---f/g.h:T_a.g-1", "a.b-c", "d__e---f/g.h", "T_a.g-1", nil),
-        ("a.b-c_d/x", "docker.io", "a.b-c_d/x", "latest", nil),
         ("reg.example.com/a/b/c@sha256:" + String(repeating: "ab", count: 32), "reg.example.com", "a/b/c", nil,
             "sha256:" + String(repeating: "ab", count: 32)),
         ("x:1@sha256:" + String(repeating: "0", count: 64), "docker.io", "library/x", "1",
@@ -52,6 +51,7 @@ import Testing
         ("localhost:99999/x", "port"),
         ("reg-.example.com/x", "not a valid host name"),
         ("a/b_-c", "path component"),
+        ("a.b_c/x", "not a valid host name"),
         ("a/.b", "path component"),
         ("a/b.", "path component"),
     ])
