@@ -14,11 +14,15 @@ public actor BlobCache {
         var layers: [String: Layer]
         /// Blob digest → `registry/repository` names holding it, newest last.
         var locations: [String: [String]]
+        /// `docker save` member (`<v1 id>/layer.tar:<size>`) → diff-id, so a stream push can tell
+        /// before reading a layer that it need not compress it.
+        var hints: [String: String]?
     }
 
     public let fileURL: URL?
     private var layers: [String: Layer] = [:]
     private var locations: [String: [String]] = [:]
+    private var hints: [String: String] = [:]
     private var dirty = false
     static let maxLocations = 8
 
@@ -34,6 +38,7 @@ public actor BlobCache {
         if let data = try? Data(contentsOf: url), let f = try? JSONDecoder().decode(File.self, from: data), f.version == 1 {
             layers = f.layers
             locations = f.locations
+            hints = f.hints ?? [:]
         }
     }
 
@@ -52,6 +57,16 @@ public actor BlobCache {
         if layers.removeValue(forKey: diffID) != nil { dirty = true }
     }
 
+    /// The diff-id last seen for an archive member, a guess the caller verifies by hashing.
+    public func hint(_ member: String) -> String? { hints[member] }
+
+    public func recordHint(_ member: String, diffID: String) {
+        if hints[member] != diffID {
+            hints[member] = diffID
+            dirty = true
+        }
+    }
+
     /// Repositories (`registry/repository`) known to hold `digest`, newest first.
     public func repositories(holding digest: String) -> [String] { (locations[digest] ?? []).reversed() }
 
@@ -68,7 +83,7 @@ public actor BlobCache {
     /// Writes the file atomically if anything changed.
     public func save() throws {
         guard dirty, let fileURL else { return }
-        let f = File(version: 1, layers: layers, locations: locations)
+        let f = File(version: 1, layers: layers, locations: locations, hints: hints)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do {

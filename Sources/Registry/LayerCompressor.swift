@@ -62,6 +62,26 @@ public struct LayerCompressor: Sendable {
     public func compressBlocking(_ input: LayerInput, to outputPath: String) throws -> CompressedLayer {
         let reader = try BlockReader(input)
         defer { reader.close() }
+        return try compressBlocking(reader, length: input.length, to: outputPath)
+    }
+
+    /// Compresses `length` bytes that arrive through `queue` (filled by another task) as they come.
+    func compress(_ queue: StreamBlockQueue, length: Int64, to outputPath: String) async throws -> CompressedLayer {
+        let me = self
+        return try await withCheckedThrowingContinuation { c in
+            let t = Thread {
+                let r = Result { try me.compressBlocking(queue, length: length, to: outputPath) }
+                // Whatever happened, the producer must not wait for us any longer.
+                queue.cancel()
+                c.resume(with: r)
+            }
+            t.name = "berth-gzip"
+            t.start()
+        }
+    }
+
+    /// Reads blocks in order (so a stream source works), compresses each batch in parallel.
+    func compressBlocking(_ reader: any BlockSource, length total: Int64, to outputPath: String) throws -> CompressedLayer {
         let fd = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw RegistryError.io("cannot create", outputPath, String(cString: strerror(errno))) }
         defer { Foundation.close(fd) }
@@ -69,7 +89,6 @@ public struct LayerCompressor: Sendable {
         // Stops the writer thread on every path; a second finish returns at once.
         defer { _ = try? writer.finish() }
 
-        let total = input.length
         let blocks = max(1, Int((total + Int64(blockSize) - 1) / Int64(blockSize)))
         // gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS 255 (unknown).
         writer.submit(input: Data(), output: Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]), crc: 0, length: 0)
@@ -81,8 +100,20 @@ public struct LayerCompressor: Sendable {
             let results = Slots<Result<BlockOutput, any Error>>(count)
             let base = first
             let me = self
+            // Read the batch in order (stream sources only go forward), compress it in parallel.
+            let chunks = Slots<(Data, Int)>(count)
+            for i in 0..<count {
+                let index = base + i
+                let start = Int64(index) * Int64(blockSize)
+                let length = Int(min(Int64(blockSize), total - start))
+                let dictLength = index == 0 ? 0 : min(Self.window, Int(start))
+                chunks[i] = (try reader.read(at: start - Int64(dictLength), count: dictLength + length), dictLength)
+            }
             let work: @Sendable (Int) -> Void = { i in
-                results[i] = Result { try me.compressBlock(base + i, of: blocks, total: total, reader: reader) }
+                results[i] = Result {
+                    guard let (chunk, dictLength) = chunks[i] else { throw RegistryError(.compression, "block missing") }
+                    return try me.compressBlock(chunk, dictLength: dictLength, isLast: base + i == blocks - 1)
+                }
             }
             if threads == 1 {
                 for i in 0..<count { work(i) }
@@ -124,12 +155,8 @@ public struct LayerCompressor: Sendable {
         var crc: UInt32
     }
 
-    private func compressBlock(_ index: Int, of blocks: Int, total: Int64, reader: BlockReader) throws -> BlockOutput {
-        let start = Int64(index) * Int64(blockSize)
-        let length = Int(min(Int64(blockSize), total - start))
-        let dictLength = index == 0 ? 0 : min(Self.window, Int(start))
-        let chunk = try reader.read(at: start - Int64(dictLength), count: dictLength + length)
-        let isLast = index == blocks - 1
+    private func compressBlock(_ chunk: Data, dictLength: Int, isLast: Bool) throws -> BlockOutput {
+        let length = chunk.count - dictLength
 
         var stream = z_stream()
         // Raw deflate (negative window bits): the gzip framing is ours.
@@ -202,8 +229,98 @@ final class Slots<T>: @unchecked Sendable {
     }
 }
 
+/// Where the compressor gets its blocks: `read` calls come in increasing order, each
+/// starting at most 32 KiB before the previous one ended.
+protocol BlockSource: Sendable {
+    func read(at position: Int64, count: Int) throws -> Data
+}
+
+/// Layer bytes arriving from a stream: the producer task `put`s chunks (waiting while the
+/// buffer is full), the compressor thread reads blocks (waiting while it is empty).
+final class StreamBlockQueue: BlockSource, @unchecked Sendable {
+    private let cond = NSCondition()
+    private var buffer = Data()
+    private var bufferStart: Int64 = 0
+    private var finished = false
+    private var failure: (any Error)?
+    private var cancelled = false
+    private var producer: CheckedContinuation<Void, Never>?
+    private let capacity: Int
+
+    init(capacity: Int = 16 << 20) { self.capacity = capacity }
+
+    func put(_ d: Data) async {
+        while true {
+            let wait: Bool = cond.withLock { buffer.count >= capacity && !cancelled }
+            if !wait { break }
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                cond.lock()
+                if buffer.count >= capacity && !cancelled {
+                    producer = c
+                    cond.unlock()
+                } else {
+                    cond.unlock()
+                    c.resume()
+                }
+            }
+        }
+        cond.withLock {
+            if !cancelled { buffer.append(d) }
+            cond.broadcast()
+        }
+    }
+
+    /// No more data; with `error`, the reader fails with it.
+    func finish(error: (any Error)? = nil) {
+        cond.withLock {
+            finished = true
+            failure = error
+            cond.broadcast()
+        }
+    }
+
+    /// The consumer is gone: drop what comes, release a waiting producer.
+    func cancel() {
+        let p: CheckedContinuation<Void, Never>? = cond.withLock {
+            cancelled = true
+            buffer = Data()
+            let p = producer
+            producer = nil
+            cond.broadcast()
+            return p
+        }
+        p?.resume()
+    }
+
+    func read(at position: Int64, count: Int) throws -> Data {
+        cond.lock()
+        while bufferStart + Int64(buffer.count) < position + Int64(count) && !finished && !cancelled {
+            cond.wait()
+        }
+        guard !cancelled, bufferStart + Int64(buffer.count) >= position + Int64(count), position >= bufferStart else {
+            let e = failure
+            cond.unlock()
+            throw e ?? RegistryError(.badTarball, "the layer ended early (truncated stream)",
+                hint: "The image export was cut short; push again")
+        }
+        let from = buffer.startIndex + Int(position - bufferStart)
+        let out = buffer.subdata(in: from..<(from + count))
+        // The next read starts at most 32 KiB before this one's end: drop what precedes that.
+        let keepFrom = position + Int64(count) - Int64(LayerCompressor.window)
+        if keepFrom > bufferStart {
+            buffer.removeFirst(Int(keepFrom - bufferStart))
+            bufferStart = keepFrom
+        }
+        let p = producer
+        producer = nil
+        cond.unlock()
+        p?.resume()
+        return out
+    }
+}
+
 /// Reads regions of the layer input from any thread.
-final class BlockReader: @unchecked Sendable {
+final class BlockReader: BlockSource, @unchecked Sendable {
     let input: LayerInput
     let fd: Int32
     let path: String

@@ -100,13 +100,29 @@ extension RegistryClient {
         let job = try PushJob(client: self, ref: ref, format: format, cache: cache ?? memoryCache)
         defer { job.cleanUp() }
         try await prepare(ref, scopes: [Self.pushScope(ref)])
+        let cache = job.cache
         return try await withThrowingTaskGroup(of: (String, PushedLayer).self) { group in
             var started: Set<String> = []
-            let archive = try await job.readStream(saveStream) { name, input, diffID in
-                // Docker's save format names layers <id>/layer.tar: start on them at once.
+            let archive = try await job.readStream(saveStream) { name, size in
+                // Docker's save format names layers <v1 id>/layer.tar. One seen before whose blob
+                // the registry has is only hashed (spooled, in case the guess is wrong); any
+                // other is compressed as it arrives, overlapping export, compression and upload.
+                guard name.hasSuffix("/layer.tar") else { return .spool }
+                let key = "\(name):\(size)"
+                if let diffID = await cache.hint(key), let layer = await cache.layer(diffID: diffID),
+                    (try? await self.blobExists(layer.digest, in: ref)) != nil
+                {
+                    return .spool
+                }
+                let queue = StreamBlockQueue()
+                started.insert(name)
+                group.addTask { (name, try await job.pushLayer(streaming: queue, name: name, size: size, hintKey: key)) }
+                return .stream(queue)
+            } onSpooled: { name, size, input, diffID in
                 guard name.hasSuffix("/layer.tar") else { return }
                 started.insert(name)
-                group.addTask { (name, try await job.pushLayer(input, name: name, known: diffID, expected: nil)) }
+                let key = "\(name):\(size)"
+                group.addTask { (name, try await job.pushLayer(input, name: name, known: diffID, expected: nil, hintKey: key)) }
             }
             let entry = try PushJob.select(try archive.manifest(), image: image, origin: archive.origin)
             let config = try archive.data(entry.Config)
@@ -215,8 +231,11 @@ final class PushJob: Sendable {
 
     /// Gets one layer into the repository: from the cache without reading it when possible,
     /// else compress (one layer at a time, on every core) and upload (a few at a time).
-    func pushLayer(_ input: LayerInput, name: String, known: String?, expected: String?) async throws -> PushedLayer {
+    func pushLayer(
+        _ input: LayerInput, name: String, known: String?, expected: String?, hintKey: String? = nil
+    ) async throws -> PushedLayer {
         let start = ContinuousClock.now
+        if let hintKey, let diffID = known { await cache.recordHint(hintKey, diffID: diffID) }
         if let diffID = known ?? expected, let hit = await cache.layer(diffID: diffID) {
             if try await client.blobExists(hit.digest, in: ref) != nil {
                 logger.info("layer already in registry", metadata: ["diffID": "\(diffID)", "digest": "\(hit.digest)"])
@@ -233,7 +252,6 @@ final class PushJob: Sendable {
         defer { try? FileManager.default.removeItem(atPath: gzPath) }
         let compressor = client.options.compressor
         let layer = try await compressGate.run { try await compressor.compress(input, to: gzPath) }
-        let compressTime = ContinuousClock.now - start
         if let expected, layer.diffID != expected {
             throw RegistryError(.badTarball,
                 "layer \(name) has diff-id \(layer.diffID) but the image config says \(expected)",
@@ -242,6 +260,28 @@ final class PushJob: Sendable {
         if let known, layer.diffID != known {
             throw RegistryError(.badTarball, "layer \(name) changed while it was read", hint: "Export the image again")
         }
+        return try await upload(layer, gzPath: gzPath, start: start)
+    }
+
+    /// A layer compressed while it streams in; its diff-id is known only at the end.
+    func pushLayer(streaming queue: StreamBlockQueue, name: String, size: Int64, hintKey: String) async throws -> PushedLayer {
+        let start = ContinuousClock.now
+        let gzPath = workDir.appendingPathComponent(UUID().uuidString + ".gz").path
+        defer { try? FileManager.default.removeItem(atPath: gzPath) }
+        let compressor = client.options.compressor
+        let layer: CompressedLayer
+        do {
+            layer = try await compressGate.run { try await compressor.compress(queue, length: size, to: gzPath) }
+        } catch {
+            queue.cancel()
+            throw error
+        }
+        await cache.recordHint(hintKey, diffID: layer.diffID)
+        return try await upload(layer, gzPath: gzPath, start: start)
+    }
+
+    private func upload(_ layer: CompressedLayer, gzPath: String, start: ContinuousClock.Instant) async throws -> PushedLayer {
+        let compressTime = ContinuousClock.now - start
         await cache.record(diffID: layer.diffID, digest: layer.digest, size: layer.size)
         let from = await cache.repositories(holding: layer.digest)
         let ref = self.ref
@@ -290,11 +330,20 @@ final class PushJob: Sendable {
         return Data(s.utf8)
     }
 
-    /// Reads a `docker save` stream: small members into memory, big ones spooled to files with
-    /// their sha256 (`onSpooled` is called as each big member completes).
+    enum LargeMember {
+        /// Write to a temporary file, hashing it.
+        case spool
+        /// Hand the bytes to this queue (a compressor reads it).
+        case stream(StreamBlockQueue)
+    }
+
+    /// Reads a `docker save` stream: small members into memory; for each big one `large`
+    /// decides whether it is spooled to a file with its sha256 (then `onSpooled` is called) or
+    /// streamed into a queue.
     func readStream(
         _ stream: AsyncThrowingStream<Data, any Error>,
-        onSpooled: (String, LayerInput, String) throws -> Void
+        large: (String, Int64) async throws -> LargeMember,
+        onSpooled: (String, Int64, LayerInput, String) throws -> Void
     ) async throws -> SaveArchive {
         var reader = AsyncByteReader(stream)
         var archive = SaveArchive(origin: "the image export stream")
@@ -331,11 +380,23 @@ final class PushJob: Sendable {
             pax = [:]
             let kind = TarFormat.kind(type)
             if kind == .symlink || kind == .hardlink { archive.members[name] = .link(link) }
-            if kind == .file && size > 4 << 20 {
-                let path = workDir.appendingPathComponent(UUID().uuidString + ".tar").path
-                let digest = try await spool(&reader, size: size, padded: padded, to: path, truncated: truncated)
-                archive.members[name] = .spooled(path: path, length: size, digest: digest)
-                try onSpooled(name, .file(path: path, offset: 0, length: size), digest)
+            if kind == .file && size > client.options.streamMemberLimit {
+                switch try await large(name, size) {
+                case .spool:
+                    let path = workDir.appendingPathComponent(UUID().uuidString + ".tar").path
+                    let digest = try await spool(&reader, size: size, padded: padded, to: path, truncated: truncated)
+                    archive.members[name] = .spooled(path: path, length: size, digest: digest)
+                    try onSpooled(name, size, .file(path: path, offset: 0, length: size), digest)
+                case .stream(let queue):
+                    archive.members[name] = .streamed
+                    do {
+                        try await pump(&reader, size: size, padded: padded, into: queue, truncated: truncated)
+                        queue.finish()
+                    } catch {
+                        queue.finish(error: error)
+                        throw error
+                    }
+                }
             } else {
                 guard let d = padded == 0 ? Data() : try await reader.readExactly(Int(padded)), d.count == Int(padded) else {
                     throw truncated()
@@ -344,6 +405,22 @@ final class PushJob: Sendable {
             }
         }
         return archive
+    }
+
+    private func pump(
+        _ reader: inout AsyncByteReader, size: Int64, padded: Int64, into queue: StreamBlockQueue,
+        truncated: () -> RegistryError
+    ) async throws {
+        var left = padded
+        var dataLeft = size
+        while left > 0 {
+            let d = try await reader.read(max: Int(min(left, 1 << 20)))
+            if d.isEmpty { throw truncated() }
+            let useful = Int(min(Int64(d.count), dataLeft))
+            if useful > 0 { await queue.put(useful == d.count ? d : d.prefix(useful)) }
+            dataLeft -= Int64(useful)
+            left -= Int64(d.count)
+        }
     }
 
     private func spool(

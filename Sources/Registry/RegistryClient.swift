@@ -47,6 +47,9 @@ public final class RegistryClient: Sendable {
         public var compressor: LayerCompressor
         /// Where compressed layers wait for upload.
         public var temporaryDirectory: URL
+        /// Members of a `docker save` stream up to this size are held in memory; bigger ones are
+        /// compressed as they arrive, or spooled to a file.
+        public var streamMemberLimit: Int64 = 4 << 20
 
         public init(
             insecure: Bool = false, parallelUploads: Int = 3, monolithicLimit: Int64 = 512 << 20,

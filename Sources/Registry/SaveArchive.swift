@@ -123,6 +123,8 @@ struct SaveArchive: Sendable {
         case spooled(path: String, length: Int64, digest: String)
         case memory(Data)
         case link(String)
+        /// Handed to a compressor while reading; not readable again.
+        case streamed
     }
 
     var members: [String: Member] = [:]
@@ -155,7 +157,8 @@ struct SaveArchive: Sendable {
         case .memory(let d): return d
         case .region(let p, let o, let l): (path, start, length) = (p, o, l)
         case .spooled(let p, let l, _): (path, start, length) = (p, 0, l)
-        case .link: throw RegistryError(.badTarball, "\(origin): link loop at \(name)", hint: "Export the image again")
+        case .link, .streamed:
+            throw RegistryError(.badTarball, "\(origin): \(name) cannot be read as a file", hint: "Export the image again")
         }
         guard length <= limit else {
             throw RegistryError(.badTarball, "\(origin): \(name) is unexpectedly large (\(length) bytes)",

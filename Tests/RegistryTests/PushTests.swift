@@ -64,6 +64,43 @@ import TestSupport
         #expect(try skopeoInspect(b).Digest == fromStream.digest)
     }
 
+    @Test func streamPushCompressesWhileReadingAndSkipsKnownLayers() async throws {
+        // A small member limit sends busybox's 2 MB layer down the streaming path.
+        var options = RegistryClient.Options()
+        options.streamMemberLimit = 64 << 10
+        options.compressor = LayerCompressor(blockSize: 64 << 10)
+        let cacheDir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: cacheDir) }
+        let ref = try uniqueRef("streamed")
+        let first = try await makeClient(options: options).push(saveStream: chunkedStream(busyboxTarball, chunk: 10_000),
+            to: ref, cache: BlobCache(directory: cacheDir))
+        #expect(first.layersCompressed == 1)
+        #expect(first.blobsUploaded == 2)
+        #expect(try skopeoInspect(ref).Digest == first.digest)
+        // Same bytes as a file push with the same compressor settings.
+        let viaFile = try await makeClient(options: options).push(saveTarball: busyboxTarball, to: try uniqueRef("streamed-file"))
+        #expect(viaFile.digest == first.digest)
+        // Again: the member was seen before and its blob is there, so it is only hashed.
+        let again = try await makeClient(options: options).push(saveStream: chunkedStream(busyboxTarball), to: ref,
+            cache: BlobCache(directory: cacheDir))
+        #expect(again.layersCompressed == 0)
+        #expect(again.bytesUploaded == 0)
+        #expect(again.digest == first.digest)
+        // Truncated in the middle of the streamed layer: a clear error, nothing tagged.
+        let data = try Data(contentsOf: busyboxTarball)
+        let cut = try tempDir()
+        defer { try? FileManager.default.removeItem(at: cut) }
+        let cutFile = cut.appendingPathComponent("cut.tar")
+        try data.prefix(data.count / 2).write(to: cutFile)
+        let cutRef = try uniqueRef("streamed-cut")
+        await #expect {
+            try await makeClient(options: options).push(saveStream: chunkedStream(cutFile), to: cutRef)
+        } throws: { e in
+            (e as? RegistryError)?.kind == .badTarball && "\(e)".contains("truncated")
+        }
+        #expect(try await makeClient().manifestDigest(of: cutRef) == nil)
+    }
+
     @Test func ociManifestOnRequest() async throws {
         let ref = try uniqueRef("oci")
         let r = try await makeClient().push(saveTarball: busyboxTarball, to: ref, format: .oci)
