@@ -189,22 +189,27 @@ public struct LayerCompressor: Sendable {
     ) throws {
         stream.next_in = UnsafeMutablePointer(mutating: input)
         stream.avail_in = uInt(count)
-        let bound = Int(deflateBound(&stream, uLong(count))) + 64
-        var buffer = [UInt8](repeating: 0, count: bound)
+        // Deflate straight into the output's storage: no per-byte copies.
+        var produced = 0
+        var capacity = Int(deflateBound(&stream, uLong(count))) + 64
+        output = Data(count: capacity)
         while true {
-            let produced: Int = try buffer.withUnsafeMutableBufferPointer { out in
-                stream.next_out = out.baseAddress
-                stream.avail_out = uInt(out.count)
-                let r = deflate(&stream, flush)
-                guard r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR else {
-                    throw RegistryError(.compression, "deflate failed (\(r))")
-                }
-                return out.count - Int(stream.avail_out)
+            let room = capacity - produced
+            let status: Int32 = output.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) -> Int32 in
+                stream.next_out = raw.bindMemory(to: Bytef.self).baseAddress.map { $0 + produced }
+                stream.avail_out = uInt(room)
+                return deflate(&stream, flush)
             }
-            output.append(contentsOf: buffer[0..<produced])
+            guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
+                throw RegistryError(.compression, "deflate failed (\(status))")
+            }
+            produced += room - Int(stream.avail_out)
             // Done when all input is consumed and deflate had room to spare (flush complete).
             if stream.avail_in == 0 && stream.avail_out > 0 { break }
+            capacity += 64 << 10
+            output.count = capacity
         }
+        output.count = produced
     }
 }
 

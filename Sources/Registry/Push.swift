@@ -109,10 +109,11 @@ extension RegistryClient {
                 // other is compressed as it arrives, overlapping export, compression and upload.
                 guard name.hasSuffix("/layer.tar") else { return .spool }
                 let key = "\(name):\(size)"
-                if let diffID = await cache.hint(key), let layer = await cache.layer(diffID: diffID),
-                    (try? await self.blobExists(layer.digest, in: ref)) != nil
-                {
-                    return .spool
+                if let diffID = await cache.hint(key), let layer = await cache.layer(diffID: diffID) {
+                    let holders = await cache.repositories(holding: layer.digest)
+                    let mountable = holders.contains { $0.hasPrefix(ref.registry + "/") && $0 != ref.name }
+                    if mountable { return .spool }
+                    if (try? await self.blobExists(layer.digest, in: ref)) != nil { return .spool }
                 }
                 let queue = StreamBlockQueue()
                 started.insert(name)

@@ -86,6 +86,11 @@ import TestSupport
         #expect(again.layersCompressed == 0)
         #expect(again.bytesUploaded == 0)
         #expect(again.digest == first.digest)
+        // Another repository: mounted, still without compressing.
+        let other = try await makeClient(options: options).push(saveStream: chunkedStream(busyboxTarball),
+            to: try uniqueRef("streamed-mount"), cache: BlobCache(directory: cacheDir))
+        #expect(other.layersCompressed == 0)
+        #expect(other.blobsMounted == 2)
         // Truncated in the middle of the streamed layer: a clear error, nothing tagged.
         let data = try Data(contentsOf: busyboxTarball)
         let cut = try tempDir()
