@@ -114,8 +114,10 @@ public struct CredentialStore: Sendable {
                 creds = Credentials(username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
             } else if let user = entry["username"] as? String, let pass = entry["password"] as? String {
                 creds = Credentials(username: user, password: pass)
-            } else if let token = entry["identitytoken"] as? String, !token.isEmpty {
-                creds = Credentials(username: "<token>", password: token)
+            } else if entry["identitytoken"] != nil {
+                // OAuth2 refresh tokens need a different token flow, which we do not speak.
+                logger.info("docker config has an identity token for a registry; berth uses only user/password auths",
+                    metadata: ["registry": "\(key)"])
             }
             if let creds { out[normalizeKey(key)] = creds }
         }

@@ -74,6 +74,13 @@ extension RegistryClient {
         let archive = try SaveArchive.index(file: saveTarball.path)
         let job = try PushJob(client: self, ref: ref, format: format, cache: cache ?? memoryCache)
         defer { job.cleanUp() }
+        return try await job.savingCacheOnFailure {
+            try await self.pushFile(archive, image: image, job: job)
+        }
+    }
+
+    private func pushFile(_ archive: SaveArchive, image: String?, job: PushJob) async throws -> PushResult {
+        let ref = job.ref
         try await prepare(ref, scopes: [Self.pushScope(ref)])
         let entry = try PushJob.select(try archive.manifest(), image: image, origin: archive.origin)
         let config = try archive.data(entry.Config)
@@ -91,14 +98,23 @@ extension RegistryClient {
     }
 
     /// Pushes an image from a `docker save` stream (e.g. the engine's `GET /images/{name}/get`
-    /// body). Layers are spooled to temporary files while hashed, and each is compressed and
-    /// uploaded while the rest of the stream is still arriving.
+    /// body). Each layer is compressed as it arrives and uploaded while the rest of the stream
+    /// is still coming; a layer the cache knows (and the registry has) is only hashed.
     public func push(
         saveStream: AsyncThrowingStream<Data, any Error>, image: String? = nil, to ref: ImageReference,
         format: ManifestFormat = .docker, cache: BlobCache? = nil
     ) async throws -> PushResult {
         let job = try PushJob(client: self, ref: ref, format: format, cache: cache ?? memoryCache)
         defer { job.cleanUp() }
+        return try await job.savingCacheOnFailure {
+            try await self.pushStream(saveStream, image: image, job: job)
+        }
+    }
+
+    private func pushStream(
+        _ saveStream: AsyncThrowingStream<Data, any Error>, image: String?, job: PushJob
+    ) async throws -> PushResult {
+        let ref = job.ref
         try await prepare(ref, scopes: [Self.pushScope(ref)])
         let cache = job.cache
         return try await withThrowingTaskGroup(of: (String, PushedLayer).self) { group in
@@ -175,9 +191,6 @@ final class PushJob: Sendable {
         self.format = format
         self.cache = cache
         uploadGate = AsyncGate(client.options.parallelUploads)
-        if !(client.options.insecure || ImageReference.isLoopback(host: ref.registry)) && ref.registry.isEmpty {
-            throw RegistryError(.invalidReference, "no registry in \(ref)", hint: "Name the registry in the reference")
-        }
         workDir = client.options.temporaryDirectory.appendingPathComponent("berth-push-\(UUID().uuidString)")
         do {
             try FileManager.default.createDirectory(at: workDir, withIntermediateDirectories: true,
@@ -188,6 +201,16 @@ final class PushJob: Sendable {
     }
 
     func cleanUp() { try? FileManager.default.removeItem(at: workDir) }
+
+    /// Keeps what a failed push learned (compressed layers, blob locations) for the next try.
+    func savingCacheOnFailure(_ body: () async throws -> PushResult) async throws -> PushResult {
+        do {
+            return try await body()
+        } catch {
+            try? await cache.save()
+            throw error
+        }
+    }
 
     static func select(_ entries: [SaveArchive.ManifestEntry], image: String?, origin: String) throws -> SaveArchive.ManifestEntry {
         let tags = entries.flatMap { $0.RepoTags ?? [] }
