@@ -43,9 +43,16 @@ struct PushBenchmark {
         let start = ContinuousClock.now
         let r = try await body()
         let d = ContinuousClock.now - start
-        print(String(format: "bench: %-44@ %7.2f s", label as NSString,
+        print(String(format: "bench: %@ %7.2f s", label.padding(toLength: 50, withPad: " ", startingAt: 0),
             Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18))
         return r
+    }
+
+    func seconds(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = ContinuousClock.now
+        try await body()
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     @Test func variants() async throws {
@@ -74,9 +81,30 @@ struct PushBenchmark {
             }
             #expect(r.blobsUploaded > 0)
         }
+        // The tools users would otherwise use, in the same run, each to a fresh repository.
+        let dockerRef = try uniqueRef("bench-docker")
+        #expect(try run(["docker", "tag", image, "\(dockerRef)"]).status == 0)
+        defer { _ = try? run(["docker", "rmi", "\(dockerRef)"]) }
+        let dockerTime = try await seconds {
+            let r = try run(["docker", "push", "\(dockerRef)"])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        print(String(format: "bench: docker push                                  %7.2f s", dockerTime))
+        let skopeoTime = try await seconds {
+            let r = try run(["skopeo", "copy", "--dest-tls-verify=false", "docker-daemon:\(image)",
+                "docker://\(try uniqueRef("bench-skopeo"))"])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        print(String(format: "bench: skopeo copy docker-daemon:                   %7.2f s", skopeoTime))
+
         let cacheDir = try tempDir()
         defer { try? FileManager.default.removeItem(at: cacheDir) }
         let ref = try uniqueRef("bench-stream")
+        let streamTime = try await seconds {
+            _ = try await makeClient().push(saveStream: dockerSaveStream(image), to: try uniqueRef("bench-stream-0"))
+        }
+        print(String(format: "bench: berth stream push (docker save | push)       %7.2f s  docker/berth %.1fx  skopeo/berth %.1fx",
+            streamTime, dockerTime / streamTime, skopeoTime / streamTime))
         let r = try await time("push from docker save stream, level 1") {
             try await makeClient().push(saveStream: dockerSaveStream(image), to: ref, cache: BlobCache(directory: cacheDir))
         }
