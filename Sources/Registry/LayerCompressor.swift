@@ -244,8 +244,12 @@ protocol BlockSource: Sendable {
 /// buffer is full), the compressor thread reads blocks (waiting while it is empty).
 final class StreamBlockQueue: BlockSource, @unchecked Sendable {
     private let cond = NSCondition()
-    private var buffer = Data()
-    private var bufferStart: Int64 = 0
+    // Chunks as they came (no copying into one buffer); `chunksStart` is the layer offset of
+    // the first byte of `chunks[head]`.
+    private var chunks: [Data] = []
+    private var head = 0
+    private var chunksStart: Int64 = 0
+    private var buffered = 0
     private var finished = false
     private var failure: (any Error)?
     private var cancelled = false
@@ -256,11 +260,11 @@ final class StreamBlockQueue: BlockSource, @unchecked Sendable {
 
     func put(_ d: Data) async {
         while true {
-            let wait: Bool = cond.withLock { buffer.count >= capacity && !cancelled }
+            let wait: Bool = cond.withLock { buffered >= capacity && !cancelled }
             if !wait { break }
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 cond.lock()
-                if buffer.count >= capacity && !cancelled {
+                if buffered >= capacity && !cancelled {
                     producer = c
                     cond.unlock()
                 } else {
@@ -270,7 +274,10 @@ final class StreamBlockQueue: BlockSource, @unchecked Sendable {
             }
         }
         cond.withLock {
-            if !cancelled { buffer.append(d) }
+            if !cancelled && !d.isEmpty {
+                chunks.append(d)
+                buffered += d.count
+            }
             cond.broadcast()
         }
     }
@@ -288,7 +295,9 @@ final class StreamBlockQueue: BlockSource, @unchecked Sendable {
     func cancel() {
         let p: CheckedContinuation<Void, Never>? = cond.withLock {
             cancelled = true
-            buffer = Data()
+            chunks = []
+            head = 0
+            buffered = 0
             let p = producer
             producer = nil
             cond.broadcast()
@@ -299,22 +308,41 @@ final class StreamBlockQueue: BlockSource, @unchecked Sendable {
 
     func read(at position: Int64, count: Int) throws -> Data {
         cond.lock()
-        while bufferStart + Int64(buffer.count) < position + Int64(count) && !finished && !cancelled {
+        while chunksStart + Int64(buffered) < position + Int64(count) && !finished && !cancelled {
             cond.wait()
         }
-        guard !cancelled, bufferStart + Int64(buffer.count) >= position + Int64(count), position >= bufferStart else {
+        guard !cancelled, chunksStart + Int64(buffered) >= position + Int64(count), position >= chunksStart else {
             let e = failure
             cond.unlock()
             throw e ?? RegistryError(.badTarball, "the layer ended early (truncated stream)",
                 hint: "The image export was cut short; push again")
         }
-        let from = buffer.startIndex + Int(position - bufferStart)
-        let out = buffer.subdata(in: from..<(from + count))
-        // The next read starts at most 32 KiB before this one's end: drop what precedes that.
+        var out = Data(capacity: count)
+        var skip = Int(position - chunksStart)
+        var i = head
+        while out.count < count {
+            let c = chunks[i]
+            if skip >= c.count {
+                skip -= c.count
+            } else {
+                let from = c.startIndex + skip
+                let n = min(c.count - skip, count - out.count)
+                out.append(c[from..<(from + n)])
+                skip = 0
+            }
+            i += 1
+        }
+        // The next read starts at most 32 KiB before this one's end: drop whole chunks before that.
         let keepFrom = position + Int64(count) - Int64(LayerCompressor.window)
-        if keepFrom > bufferStart {
-            buffer.removeFirst(Int(keepFrom - bufferStart))
-            bufferStart = keepFrom
+        while head < chunks.count && chunksStart + Int64(chunks[head].count) <= keepFrom {
+            chunksStart += Int64(chunks[head].count)
+            buffered -= chunks[head].count
+            chunks[head] = Data()
+            head += 1
+        }
+        if head > 256 {
+            chunks.removeFirst(head)
+            head = 0
         }
         let p = producer
         producer = nil
