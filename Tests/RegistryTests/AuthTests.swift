@@ -23,19 +23,28 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-/// A registry of its own with htpasswd basic auth, on a free loopback port.
-final class BasicAuthRegistry {
+/// A registry of its own on a free loopback port, optionally with htpasswd basic auth; fresh
+/// storage, so nothing can be skipped or mounted from earlier runs.
+final class ScratchRegistry {
     let dir: URL
     let process = Process()
     let address: String
-    static let user = "berth"
-    static let password = "s3cret-pw"
 
-    init() throws {
+    init(basicAuth: Bool) throws {
         dir = try tempDir()
-        let hash = try run(["htpasswd", "-Bbn", Self.user, Self.password])
-        guard hash.status == 0 else { throw RegistryError(.io, "htpasswd failed: \(hash.err)") }
-        try Data(hash.out.utf8).write(to: dir.appendingPathComponent("htpasswd"))
+        var auth = ""
+        if basicAuth {
+            let hash = try run(["htpasswd", "-Bbn", BasicAuthRegistry.user, BasicAuthRegistry.password])
+            guard hash.status == 0 else { throw RegistryError(.io, "htpasswd failed: \(hash.err)") }
+            try Data(hash.out.utf8).write(to: dir.appendingPathComponent("htpasswd"))
+            auth = """
+
+                auth:
+                  htpasswd:
+                    realm: berth-test
+                    path: \(dir.path)/htpasswd
+                """
+        }
         address = "127.0.0.1:\(try freePort())"
         let config = """
             version: 0.1
@@ -46,24 +55,20 @@ final class BasicAuthRegistry {
                 rootdirectory: \(dir.path)/data
             http:
               addr: \(address)
-            auth:
-              htpasswd:
-                realm: berth-test
-                path: \(dir.path)/htpasswd
-            """
+            """ + auth
         try Data(config.utf8).write(to: dir.appendingPathComponent("config.yml"))
         process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
         process.arguments = ["serve", dir.appendingPathComponent("config.yml").path]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle.nullDevice
         try process.run()
         for _ in 0..<100 {
             let r = try run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/v2/"])
-            if r.out == "401" { return }
+            if r.out == (basicAuth ? "401" : "200") { return }
             usleep(50_000)
         }
         stop()
-        throw RegistryError(.io, "the htpasswd registry did not start on \(address)")
+        throw RegistryError(.io, "the scratch registry did not start on \(address)")
     }
 
     func stop() {
@@ -75,9 +80,14 @@ final class BasicAuthRegistry {
     }
 }
 
+enum BasicAuthRegistry {
+    static let user = "berth"
+    static let password = "s3cret-pw"
+}
+
 @Suite(.serialized) struct BasicAuthTests {
     @Test func goodWrongAndMissingCredentials() async throws {
-        let registry = try BasicAuthRegistry()
+        let registry = try ScratchRegistry(basicAuth: true)
         defer { registry.stop() }
         let ref = try uniqueRef("auth", registry: registry.address)
 

@@ -56,6 +56,11 @@ struct PushBenchmark {
     }
 
     @Test func variants() async throws {
+        // A fresh registry: docker and skopeo remember blobs they pushed to a registry before
+        // and would mount them instead of uploading.
+        let registry = try ScratchRegistry(basicAuth: false)
+        defer { registry.stop() }
+        let reg = registry.address
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let tar = dir.appendingPathComponent("image.tar")
@@ -77,12 +82,12 @@ struct PushBenchmark {
             var o = RegistryClient.Options()
             o.compressor = LayerCompressor(level: Int32(level))
             let r = try await time("push from file, level \(level)") {
-                try await makeClient(options: o).push(saveTarball: tar, to: try uniqueRef("bench-file-\(level)"))
+                try await makeClient(options: o).push(saveTarball: tar, to: try uniqueRef("bench-file-\(level)", registry: reg))
             }
             #expect(r.blobsUploaded > 0)
         }
         // The tools users would otherwise use, in the same run, each to a fresh repository.
-        let dockerRef = try uniqueRef("bench-docker")
+        let dockerRef = try uniqueRef("bench-docker", registry: reg)
         #expect(try run(["docker", "tag", image, "\(dockerRef)"]).status == 0)
         defer { _ = try? run(["docker", "rmi", "\(dockerRef)"]) }
         let dockerTime = try await seconds {
@@ -92,16 +97,16 @@ struct PushBenchmark {
         print(String(format: "bench: docker push                                  %7.2f s", dockerTime))
         let skopeoTime = try await seconds {
             let r = try run(["skopeo", "copy", "--dest-tls-verify=false", "docker-daemon:\(image)",
-                "docker://\(try uniqueRef("bench-skopeo"))"])
+                "docker://\(try uniqueRef("bench-skopeo", registry: reg))"])
             #expect(r.status == 0, "\(r.err)")
         }
         print(String(format: "bench: skopeo copy docker-daemon:                   %7.2f s", skopeoTime))
 
         let cacheDir = try tempDir()
         defer { try? FileManager.default.removeItem(at: cacheDir) }
-        let ref = try uniqueRef("bench-stream")
+        let ref = try uniqueRef("bench-stream", registry: reg)
         let streamTime = try await seconds {
-            _ = try await makeClient().push(saveStream: dockerSaveStream(image), to: try uniqueRef("bench-stream-0"))
+            _ = try await makeClient().push(saveStream: dockerSaveStream(image), to: try uniqueRef("bench-stream-0", registry: reg))
         }
         print(String(format: "bench: berth stream push (docker save | push)       %7.2f s  docker/berth %.1fx  skopeo/berth %.1fx",
             streamTime, dockerTime / streamTime, skopeoTime / streamTime))
@@ -114,7 +119,7 @@ struct PushBenchmark {
         }
         #expect(again.bytesUploaded == 0)
         let mounted = try await time("push to a new repo from stream (mount)") {
-            try await makeClient().push(saveStream: dockerSaveStream(image), to: try uniqueRef("bench-mount"),
+            try await makeClient().push(saveStream: dockerSaveStream(image), to: try uniqueRef("bench-mount", registry: reg),
                 cache: BlobCache(directory: cacheDir))
         }
         #expect(mounted.bytesUploaded == 0)
