@@ -36,7 +36,10 @@ let package = Package(
         .target(name: "Dockerfile", swiftSettings: swiftSettings),
         .target(name: "Curl", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
-        .target(name: "GitSource", dependencies: ["CGit2", .product(name: "Logging", package: "swift-log")],
+        .target(name: "GitSource", dependencies: [
+            "CGit2", "BerthYAML", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
                 swiftSettings: swiftSettings),
 
         // Protocol clients and the domain.
@@ -74,10 +77,12 @@ let package = Package(
         .testTarget(name: "InterpolationTests", dependencies: ["Interpolation", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ComposeTests", dependencies: ["Compose", "BerthYAML", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "DockerfileTests", dependencies: ["Dockerfile", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "BuildTests", dependencies: ["Build", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Compose", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Engine", "Curl", "Compose", "Reconcile", "BerthCLI", "TestSupport",
         ], swiftSettings: swiftSettings),

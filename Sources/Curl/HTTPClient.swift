@@ -17,11 +17,20 @@ public final class HTTPClient: Sendable {
         public var insecure: Bool
         public var connectTimeout: Duration
         public var userAgent: String
+        /// Extra attempts `send` makes for idempotent requests (GET, HEAD, PUT, DELETE) with a
+        /// replayable body when the connection failed before an answer (refused, reset, empty
+        /// reply). Never for POST/PATCH, streams, or once an HTTP status arrived.
+        public var retries: Int
+        /// Delay before the first retry; doubled for each further one.
+        public var retryDelay: Duration
 
         public init(
             caFile: String? = nil, clientCertificateFile: String? = nil, clientKeyFile: String? = nil,
-            insecure: Bool = false, connectTimeout: Duration = .seconds(10), userAgent: String = "berth"
+            insecure: Bool = false, connectTimeout: Duration = .seconds(10), userAgent: String = "berth",
+            retries: Int = 2, retryDelay: Duration = .milliseconds(200)
         ) {
+            self.retries = retries
+            self.retryDelay = retryDelay
             self.caFile = caFile
             self.clientCertificateFile = clientCertificateFile
             self.clientKeyFile = clientKeyFile
@@ -47,9 +56,36 @@ public final class HTTPClient: Sendable {
     public func send(_ request: HTTPRequest, maxBodySize: Int = HTTPClient.defaultMaxBodySize) async throws
         -> HTTPResponse
     {
-        let collector = Collector(limit: maxBodySize, target: request.redactedTarget)
-        let head = try await send(request, sink: { try collector.append($0) })
-        return HTTPResponse(status: head.status, headers: head.headers, body: collector.take())
+        var attempt = 0
+        while true {
+            let collector = Collector(limit: maxBodySize, target: request.redactedTarget)
+            do {
+                let head = try await send(request, sink: { try collector.append($0) })
+                return HTTPResponse(status: head.status, headers: head.headers, body: collector.take())
+            } catch let error as CurlError where attempt < configuration.retries && Self.mayRetry(request, error) {
+                let delay = configuration.retryDelay * (1 << attempt)
+                attempt += 1
+                logger.debug(
+                    "retrying", metadata: ["request": "\(request.redactedTarget)", "error": "\(error.message)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Whether a failed request can be sent again without changing its effect.
+    static func mayRetry(_ request: HTTPRequest, _ error: CurlError) -> Bool {
+        switch request.method {
+        case .get, .head, .put, .delete: break
+        default: return false
+        }
+        if case .stream = request.body { return false }
+        switch error.kind {
+        case .couldNotConnect: return true
+        // CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR: a kept-alive connection the
+        // server had closed, or a server restarting.
+        case .transport(let code): return code == 52 || code == 55 || code == 56
+        default: return false
+        }
     }
 
     /// Sends the request and hands each body chunk to `sink` as it arrives, on the transfer's

@@ -45,14 +45,22 @@ public struct DesiredService: Sendable, Equatable {
     public var spec: ContainerSpec
     public var dependsOn: [Dependency]
     public var updateOrder: UpdateOrder
+    /// compose's `container_name`: replaces `<project>-<service>-1` (one replica only).
+    public var containerName: String?
 
     public init(name: String, replicas: Int = 1, spec: ContainerSpec, dependsOn: [Dependency] = [],
-                updateOrder: UpdateOrder = .stopFirst) {
+                updateOrder: UpdateOrder = .stopFirst, containerName: String? = nil) {
         self.name = name
         self.replicas = replicas
         self.spec = spec
         self.dependsOn = dependsOn
         self.updateOrder = updateOrder
+        self.containerName = containerName
+    }
+
+    public func containerName(project: String, number: Int) -> String {
+        if let containerName, number == 1 { return containerName }
+        return Naming.container(project: project, service: name, number: number)
     }
 
     /// start-first needs two containers at once, which a fixed host port forbids.

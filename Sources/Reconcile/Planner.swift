@@ -68,7 +68,7 @@ public struct Planner: Sendable {
 
         // First settle what a crashed run left: per number at most one container remains.
         for n in numbers.sorted() {
-            let canonicalName = Naming.container(project: project, service: service.name, number: n)
+            let canonicalName = service.containerName(project: project, number: n)
             let group = containers.filter { $0.number == n }
             let canonical = group.first { $0.name == canonicalName }
             let aside = group.first { $0.name == canonicalName + Naming.asideSuffix }
@@ -113,7 +113,7 @@ public struct Planner: Sendable {
         }
 
         for n in stride(from: 1, through: service.replicas, by: 1) {
-            let name = Naming.container(project: project, service: service.name, number: n)
+            let name = service.containerName(project: project, number: n)
             guard let current = byNumber[n] else {
                 actions.append(Action(kind: .create, target: name, service: service.name, number: n,
                                       reasons: ["container does not exist"]))

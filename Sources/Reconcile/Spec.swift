@@ -49,6 +49,11 @@ public struct ContainerSpec: Codable, Sendable, Equatable {
     public var privileged: Bool = false
     public var securityOpt: [String] = []
     public var groupAdd: [String] = []
+    public var macAddress: String?
+    public var uts: String?
+    public var cgroup: String?
+    public var usernsMode: String?
+    public var oomScoreAdj: Int?
 
     public init(image: String, imageReference: String) {
         self.image = image

@@ -251,6 +251,23 @@ private func generated(_ n: Int, chunk: Int) -> AsyncThrowingStream<Data, any Er
         #expect(r.headers["Docker-Distribution-API-Version"] == "registry/2.0")
     }
 
+    @Test func idempotentRequestsAreRetriedAfterAnEmptyReply() async throws {
+        let key = UUID().uuidString
+        let r = try await client.send(HTTPRequest(url: "\(server.base)/flaky/\(key)"))
+        #expect(r.text == "ok")
+
+        let postKey = UUID().uuidString
+        let error = await #expect(throws: CurlError.self) {
+            try await client.send(HTTPRequest(method: .post, url: "\(server.base)/flaky/\(postKey)", body: .data(Data("x".utf8))))
+        }
+        #expect(error?.kind == .transport(code: 52))
+
+        let noRetry = HTTPClient(configuration: .init(retries: 0), logger: logger)
+        await #expect(throws: CurlError.self) {
+            try await noRetry.send(HTTPRequest(url: "\(server.base)/flaky/\(UUID().uuidString)"))
+        }
+    }
+
     @Test func headRequest() async throws {
         let r = try await client.send(HTTPRequest(method: .head, url: "\(server.base)/hello"))
         #expect(r.status == 200)

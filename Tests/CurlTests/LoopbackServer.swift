@@ -15,12 +15,14 @@ import Foundation
 ///   GET  /stall            headers and "first\n", then nothing until the client goes
 ///   GET  /redirect         302 to /hello
 ///   ANY  /count            reads the body (content-length or chunked); answers "bytes sum"
+///   ANY  /flaky/KEY        first request per KEY: connection closed without an answer; then "ok"
 ///   GET  /closed           counts how many /stall clients went away: "n"
 final class LoopbackServer: @unchecked Sendable {
     let port: Int
     private let listenFD: Int32
     private let lock = NSLock()
     private var stallClosed = 0
+    private var flakySeen: Set<String> = []
 
     var base: String { "http://127.0.0.1:\(port)" }
 
@@ -176,6 +178,11 @@ final class LoopbackServer: @unchecked Sendable {
                 }
             }
             lock.withLock { stallClosed += 1 }
+        case "flaky":
+            // The first request for a key gets no answer at all (empty reply), later ones "ok".
+            let key = segs.count > 1 ? segs[1] : ""
+            let first = lock.withLock { flakySeen.insert(key).inserted }
+            if !first { respond(fd, 200, "ok") }
         case "redirect":
             respond(fd, 302, "moved", extra: "Location: /hello\r\n")
         case "closed":

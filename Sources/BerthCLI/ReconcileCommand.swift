@@ -1,0 +1,204 @@
+import ArgumentParser
+import Build
+import Compose
+import Engine
+import Foundation
+import Logging
+import Reconcile
+
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Converge this host's containers to a compose project, immutably.",
+        discussion: """
+        Berth compares the project with what runs (one container list call; the config hash \
+        label decides), prints a plan, and applies it. A container is never changed in place: \
+        a difference means a new container from the image resolved to its ID. The old container \
+        is stopped and set aside (stop-first, default) or kept running (start-first, from \
+        deploy.update_config.order, only without fixed host ports) until the new one is ready — \
+        healthy if it has a healthcheck, else running without a restart for --settle seconds. A \
+        replacement that fails is removed and the old container serves again.
+
+        Named volumes are never removed unless --prune-volumes. Containers of services that \
+        left the project are removed with --prune (off by default in file mode, like \
+        `docker compose up --remove-orphans`). A run interrupted at any point (even kill -9) \
+        is finished or rolled back by the next run.
+
+        Exit status: 0 success, 1 error or failed rollout; with --exit-code, 2 when the plan \
+        has changes (like `git diff --exit-code`).
+
+        Examples:
+          berth reconcile                          converge the project in this folder
+          berth reconcile --dry-run                show the plan, change nothing
+          berth reconcile --dry-run --exit-code    CI drift check: exit 2 on changes
+          berth reconcile -f compose.yaml -f prod.yaml -p shop --prune
+          berth reconcile --release release.json   deploy exactly the digests of a build
+          berth reconcile --output json --dry-run | jq '.projects[].actions[]'
+        """)
+
+    @OptionGroup var project: ProjectArguments
+
+    @OptionGroup(title: "Repo mode") var source: RepoArguments
+
+    @Flag(help: "Print the plan and stop; change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Exit with status 2 when the plan has changes.")
+    var exitCode = false
+
+    @Option(help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @Flag(inversion: .prefixedNo,
+          help: "Remove containers of services that are no longer in the project (default: off for -f files, the app's `prune` in repo mode).")
+    var prune: Bool?
+
+    @Flag(help: "Also remove the project's named volumes that are no longer in the project. Deletes data.")
+    var pruneVolumes = false
+
+    @Option(help: ArgumentHelp("Deploy the image digests of this release lock (from `berth build --release-out`).",
+                               valueName: "file"))
+    var release: String?
+
+    @Option(help: "Seconds a replacement may take to become ready.")
+    var waitTimeout: Int = 120
+
+    @Option(help: "Seconds a container without healthcheck must run without restarting to count as ready.")
+    var settle: Double = 1
+
+    @Argument(help: "Only these services (and what they depend on).")
+    var services: [String] = []
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    func validate() throws {
+        if source.repo != nil && (!project.files.isEmpty || project.projectName != nil || project.projectDirectory != nil) {
+            throw ValidationError("-f, -p and --project-directory name a compose project; with --repo the apps come from the repo's berth.yaml (pick them with --app)")
+        }
+        if source.repo == nil && (source.ref != nil || !source.apps.isEmpty) {
+            throw ValidationError("--ref and --app need --repo")
+        }
+    }
+
+    func run() async throws {
+        let logger = Logger(label: "berth.reconcile")
+        do {
+            let status = try await reconcile(logger: logger)
+            if status != 0 { throw ExitCode(status) }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            Terminal.printError("\(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// One compose project to converge, with how it was found.
+    struct Target {
+        var compose: Project
+        var context: DesiredStateBuilder.Context
+        var prune: Bool
+    }
+
+    struct ProjectResult: Encodable {
+        var plan: Plan
+        var keptOrphans: [String]
+        var result: Applier.Report?
+    }
+
+    private func targets(logger: Logger) async throws -> [Target] {
+        let lock = try release.map(ReleaseLock.readPinned)
+        func context(app: String?, commit: String?, files: [String]) -> DesiredStateBuilder.Context {
+            let pinned = (lock != nil && (app == nil || lock?.app == app)) ? lock?.services.mapValues(\.image) ?? [:] : [:]
+            let revision = lock.map(\.commit) ?? commit
+            return DesiredStateBuilder.Context(pinnedImages: pinned, app: app ?? lock.map(\.app), revision: revision,
+                                               release: revision.map { String($0.prefix(12)) }, configFiles: files)
+        }
+        guard let checkout = try await source.checkout(logger: logger) else {
+            let compose = try project.load(services: services, logger: logger)
+            if let lock, let unknown = lock.services.keys.first(where: { compose.service(named: $0) == nil }) {
+                throw CLIError("release \(release ?? ""): service \(unknown) is not in project \(compose.name); was the lock built from these files?")
+            }
+            return [Target(compose: compose, context: context(app: nil, commit: nil, files: compose.configFiles), prune: prune ?? false)]
+        }
+        var targets: [Target] = []
+        for app in try checkout.selected(source.apps) {
+            if app.target == .swarm {
+                throw CLIError("app \(app.name) has target: swarm, which this version of Berth does not deploy yet; nothing was changed")
+            }
+            let compose = try AppLoader.load(app, root: checkout.root, services: services, logger: logger)
+            targets.append(Target(compose: compose, context: context(app: app.name, commit: checkout.commit, files: compose.configFiles),
+                                  prune: prune ?? app.prune))
+        }
+        return targets
+    }
+
+    private func reconcile(logger: Logger) async throws -> Int32 {
+        let engine = EngineClient(logger: logger)
+        let builder = DesiredStateBuilder(images: ImageResolver(engine: engine, logger: logger), logger: logger)
+        let reconciler = Reconciler(engine: engine, logger: logger)
+
+        // Validate and resolve every project before touching any: a bad app changes nothing.
+        var prepared: [(DesiredProject, Plan, [String])] = []
+        for target in try await targets(logger: logger) {
+            let desired = try await builder.build(target.compose, context: target.context)
+            let actual = try await reconciler.actualState(project: desired.name)
+            try reconciler.validate(desired, actual: actual)
+            let planner = Planner(options: .init(prune: target.prune, pruneVolumes: pruneVolumes))
+            prepared.append((desired, planner.plan(desired: desired, actual: actual), planner.keptOrphans(desired: desired, actual: actual)))
+        }
+        let hasChanges = prepared.contains { $0.1.hasChanges }
+        let changesStatus: Int32 = exitCode && hasChanges ? 2 : 0
+        let renderer = PlanRenderer(colour: Terminal.colour)
+
+        var results: [ProjectResult] = []
+        var failed = false
+        for (desired, plan, orphans) in prepared {
+            if output == .text { print(renderer.text(plan, keptOrphans: orphans), terminator: "") }
+            guard !dryRun, plan.hasChanges, !failed else {
+                results.append(ProjectResult(plan: plan, keptOrphans: orphans, result: nil))
+                continue
+            }
+            let start = ContinuousClock.now
+            let report = await Applier(engine: engine,
+                                       options: .init(waitTimeout: .seconds(waitTimeout), settle: .milliseconds(Int(settle * 1000))),
+                                       logger: logger).apply(plan, desired: desired)
+            results.append(ProjectResult(plan: plan, keptOrphans: orphans, result: report))
+            if output == .text {
+                for failure in report.failures {
+                    print("  ✘ \(failure.action.kind.rawValue) \(failure.action.target): \(failure.error ?? "failed")")
+                }
+                let done = report.outcomes.filter { $0.ok && $0.action.kind != .unchanged }.count
+                print(report.ok ? "Applied \(done) change\(done == 1 ? "" : "s") in \(Self.seconds(ContinuousClock.now - start))."
+                                : "Failed: \(report.failures.count) of \(report.outcomes.filter { $0.action.kind != .unchanged }.count) changes; see above."
+                                  + (prepared.count > 1 ? " Later apps were left as they are." : ""))
+            }
+            // Apps after a failed one may depend on it: leave them as they are.
+            failed = !report.ok
+        }
+        if output == .json {
+            struct Doc: Encodable { var changes: Bool; var dryRun: Bool; var ok: Bool; var projects: [ProjectResult] }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            if let data = try? encoder.encode(Doc(changes: hasChanges, dryRun: dryRun, ok: !failed, projects: results)) {
+                print(String(decoding: data, as: UTF8.self))
+            }
+        }
+        return failed ? 1 : changesStatus
+    }
+
+    static func seconds(_ d: Duration) -> String {
+        String(format: "%.1fs", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+    }
+}
+
+extension ReleaseLock {
+    /// Reads a lock and refuses an image that is not pinned (by digest, or by local image ID).
+    static func readPinned(_ path: String) throws -> ReleaseLock {
+        let lock = try ReleaseLock.read(from: path)
+        for (service, entry) in lock.services where !entry.image.contains("@sha256:") && !entry.image.hasPrefix("sha256:") {
+            throw CLIError("release lock \(path): services.\(service).image \"\(entry.image)\" is not pinned by digest (repo@sha256:…)")
+        }
+        return lock
+    }
+}

@@ -1,2 +1,0 @@
-// Build: see ../shared/DESIGN.md for what this module owns. Filled in by its issue.
-enum BuildModule {}

@@ -1,0 +1,196 @@
+import Curl
+import Foundation
+import Logging
+
+/// Docker Engine API client (v1.41, or the engine's version when lower, down to 1.40).
+/// Safe to share; make one per endpoint and keep it.
+public final class EngineClient: Sendable {
+    /// The API version Berth is written against.
+    public static let preferredAPIVersion = "1.41"
+    /// The oldest engine API Berth accepts.
+    public static let minimumAPIVersion = "1.40"
+
+    public let endpoint: EngineEndpoint
+    let http: HTTPClient
+    let logger: Logger
+    let requestTimeout: Duration
+    private let negotiated = VersionCache()
+
+    /// - Parameter requestTimeout: limit for ordinary calls; streams (events, logs with follow,
+    ///   pull, wait) have none.
+    public init(endpoint: EngineEndpoint = .fromEnvironment(), logger: Logger, requestTimeout: Duration = .seconds(120)) {
+        self.endpoint = endpoint
+        self.logger = logger
+        self.requestTimeout = requestTimeout
+        self.http = HTTPClient(configuration: endpoint.httpConfiguration, logger: logger)
+    }
+
+    // MARK: version negotiation
+
+    /// The API version used for requests: 1.41, or the engine's when lower. Asks the engine
+    /// once (`/_ping`, else `/version`) and remembers.
+    public func apiVersion() async throws -> String {
+        if let v = negotiated.value { return v }
+        let ping = try await ping()
+        var engineVersion = ping.apiVersion
+        if engineVersion == nil {
+            engineVersion = try await version().apiVersion
+        }
+        guard let engineVersion else {
+            throw error(.badResponse, "GET", "/version", "the engine did not report its API version")
+        }
+        guard let chosen = Self.choose(engineVersion: engineVersion) else {
+            throw error(
+                .unsupportedVersion(engineVersion), "GET", "/_ping",
+                "the engine speaks API \(engineVersion), older than the \(Self.minimumAPIVersion) Berth needs")
+        }
+        negotiated.value = chosen
+        logger.debug("engine API version", metadata: ["engine": "\(engineVersion)", "using": "\(chosen)"])
+        return chosen
+    }
+
+    /// The version to speak with an engine that offers `engineVersion`; nil when too old.
+    static func choose(engineVersion: String) -> String? {
+        if compare(engineVersion, minimumAPIVersion) < 0 { return nil }
+        return compare(engineVersion, preferredAPIVersion) < 0 ? engineVersion : preferredAPIVersion
+    }
+
+    /// Compares dotted version numbers numerically.
+    static func compare(_ a: String, _ b: String) -> Int {
+        let x = a.split(separator: ".").map { Int($0) ?? 0 }
+        let y = b.split(separator: ".").map { Int($0) ?? 0 }
+        for i in 0..<max(x.count, y.count) {
+            let l = i < x.count ? x[i] : 0
+            let r = i < y.count ? y[i] : 0
+            if l != r { return l < r ? -1 : 1 }
+        }
+        return 0
+    }
+
+    // MARK: requests
+
+    /// Query parameters in order; nil values are left out.
+    public typealias Query = [(String, String?)]
+
+    func error(_ kind: EngineError.Kind, _ method: String, _ path: String, _ message: String, transport: CurlError? = nil)
+        -> EngineError
+    {
+        EngineError(kind: kind, method: method, path: path, endpoint: endpoint.description, message: message, transport: transport)
+    }
+
+    private func makeRequest(
+        _ method: HTTPMethod, _ path: String, query: Query, body: HTTPBody, headers: HTTPHeaders, versioned: Bool,
+        timeout: Duration?
+    ) async throws -> (HTTPRequest, String) {
+        if case .invalid(let reason) = endpoint.transport {
+            throw error(.invalidEndpoint, method.rawValue, path, reason)
+        }
+        let fullPath = versioned ? "/v\(try await apiVersion())\(path)" : path
+        var url = endpoint.baseURL + fullPath
+        let q = query.compactMap { k, v in v.map { "\(Self.escape(k))=\(Self.escape($0))" } }
+        if !q.isEmpty { url += "?" + q.joined(separator: "&") }
+        var h = headers
+        if case .data = body, !h.contains("Content-Type") { h.add("Content-Type", "application/json") }
+        let request = HTTPRequest(
+            method: method, url: url, headers: h, body: body, unixSocketPath: endpoint.unixSocketPath, timeout: timeout)
+        return (request, fullPath)
+    }
+
+    static func escape(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+
+    /// Escapes one path segment; `/` is kept for image names (`registry/repo:tag`).
+    static func segment(_ s: String, keepSlash: Bool = false) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~:@" + (keepSlash ? "/" : ""))
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+
+    /// Sends a request and collects the answer; a status outside 2xx (and 304 unless
+    /// `accepting` includes it) throws `EngineError` with the engine's message.
+    /// For modules that need calls this client does not wrap (build, swarm).
+    public func call(
+        _ method: HTTPMethod, _ path: String, query: Query = [], body: HTTPBody = .none,
+        headers: HTTPHeaders = HTTPHeaders(), accepting: Set<Int> = [], versioned: Bool = true,
+        timeout: Duration? = nil
+    ) async throws -> HTTPResponse {
+        let (request, fullPath) = try await makeRequest(
+            method, path, query: query, body: body, headers: headers, versioned: versioned,
+            timeout: timeout ?? requestTimeout)
+        let response: HTTPResponse
+        do {
+            response = try await http.send(request)
+        } catch let e as CurlError {
+            throw error(.unreachable, method.rawValue, fullPath, e.message, transport: e)
+        }
+        if !response.isSuccess && !accepting.contains(response.status) {
+            throw error(.status(response.status), method.rawValue, fullPath, Self.engineMessage(response.body))
+        }
+        return response
+    }
+
+    /// Sends a request and returns once the engine answered with success; the body streams.
+    /// Without a timeout: for events, logs with follow, pull and build output.
+    public func openStream(
+        _ method: HTTPMethod, _ path: String, query: Query = [], body: HTTPBody = .none,
+        headers: HTTPHeaders = HTTPHeaders(), versioned: Bool = true
+    ) async throws -> HTTPStreamingResponse {
+        let (request, fullPath) = try await makeRequest(
+            method, path, query: query, body: body, headers: headers, versioned: versioned, timeout: nil)
+        let response: HTTPStreamingResponse
+        do {
+            response = try await http.stream(request)
+        } catch let e as CurlError {
+            throw error(.unreachable, method.rawValue, fullPath, e.message, transport: e)
+        }
+        if !response.isSuccess {
+            let body = (try? await response.collect(maxSize: 1 << 20)) ?? Data()
+            throw error(.status(response.status), method.rawValue, fullPath, Self.engineMessage(body))
+        }
+        return response
+    }
+
+    /// The engine's `{"message": …}`, else the body as text.
+    static func engineMessage(_ body: Data) -> String {
+        struct Message: Decodable { var message: String }
+        if let m = try? JSONDecoder().decode(Message.self, from: body) { return m.message }
+        let text = String(decoding: body.prefix(2000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "(no message)" : text
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, _ method: String, _ path: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: response.body)
+        } catch {
+            throw self.error(.badResponse, method, path, "cannot decode \(T.self): \(error)")
+        }
+    }
+
+    func get<T: Decodable>(_ type: T.Type, _ path: String, query: Query = []) async throws -> T {
+        let r = try await call(.get, path, query: query)
+        return try decode(T.self, r, "GET", path)
+    }
+
+    func encode<T: Encodable>(_ value: T) throws -> HTTPBody {
+        .data(try JSONEncoder().encode(value))
+    }
+
+    static func filtersJSON(_ filters: [String: [String]]) -> String? {
+        guard !filters.isEmpty, let d = try? JSONEncoder().encode(filters) else { return nil }
+        return String(decoding: d, as: UTF8.self)
+    }
+
+    static func flag(_ b: Bool) -> String { b ? "1" : "0" }
+}
+
+private final class VersionCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: String?
+    var value: String? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}

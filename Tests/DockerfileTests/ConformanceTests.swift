@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Dockerfile
+
+/// BuildKit's parser test files, see fixtures/dockerfile-parser/README.md.
+@Suite struct ConformanceTests {
+    static let root = TestPaths.fixture("dockerfile-parser")
+
+    static var positiveCases: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter {
+            FileManager.default.fileExists(atPath: root.appendingPathComponent("\($0)/result").path)
+        }.sorted()
+    }
+
+    static var negativeCases: [String] {
+        let dir = root.appendingPathComponent("negative")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
+    }
+
+    static func text(_ relative: String) throws -> String {
+        let data = try Data(contentsOf: root.appendingPathComponent(relative))
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func fixtureCounts() {
+        #expect(Self.positiveCases.count == 33)
+        #expect(Self.negativeCases.count == 4)
+    }
+
+    @Test(arguments: positiveCases)
+    func dumpMatches(_ name: String) throws {
+        let source = try Self.text("\(name)/Dockerfile")
+        let expected = try Self.text("\(name)/result")
+        let tree = try SyntaxTree.parse(source)
+        #expect(tree.dump() + "\n" == expected)
+    }
+
+    @Test(arguments: negativeCases)
+    func negativeFails(_ name: String) throws {
+        let source = try Self.text("negative/\(name)/Dockerfile")
+        #expect(throws: DockerfileError.self) { try SyntaxTree.parse(source) }
+    }
+
+    @Test func envVarTest() throws {
+        let env = ["PWD": "/home", "SHELL": "bash", "KOREAN": "한국어", "NULL": ""]
+        let lexer = ShellLex(escapeToken: "\\")
+        var checked = 0
+        var failures: [String] = []
+        for rawLine in try Self.text("envVarTest").split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(rawLine)
+            if line.hasPrefix("#") || line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            let fields = line.split(separator: "|", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            try #require(fields.count == 3, "bad test line \(line)")
+            if fields[0] == "W" { continue }
+            checked += 1
+            let result: String
+            do {
+                result = try lexer.processWord(fields[1], env: env)
+            } catch {
+                result = "error"
+            }
+            if result != fields[2] { failures.append("\(fields[1]) → \(result), want \(fields[2])") }
+        }
+        #expect(failures == [])
+        #expect(checked == 228)
+    }
+
+    @Test func wordsTest() throws {
+        var env: [String: String] = [:]
+        let lexer = ShellLex(escapeToken: "\\")
+        var checked = 0
+        var failures: [String] = []
+        for rawLine in try Self.text("wordsTest").split(separator: "\n", omittingEmptySubsequences: true) {
+            let line = String(rawLine)
+            if line.hasPrefix("#") { continue }
+            if line.hasPrefix("ENV ") {
+                let assignment = line.dropFirst(4).drop { $0 == " " }
+                if let eq = assignment.firstIndex(of: "=") {
+                    env[String(assignment[..<eq])] = String(assignment[assignment.index(after: eq)...])
+                }
+                continue
+            }
+            let parts = line.split(separator: "|", omittingEmptySubsequences: false)
+            try #require(parts.count == 2, "bad test line \(line)")
+            let input = parts[0].trimmingCharacters(in: .whitespaces)
+            let expected = parts[1].drop { $0 == " " }.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            checked += 1
+            let words: [String]
+            do {
+                words = try lexer.processWords(input, env: env)
+            } catch {
+                words = ["error"]
+            }
+            if words != expected { failures.append("\(input) → \(words), want \(expected)") }
+        }
+        #expect(failures == [])
+        #expect(checked == 24)
+    }
+}
