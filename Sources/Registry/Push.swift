@@ -111,6 +111,17 @@ extension RegistryClient {
         }
     }
 
+    /// The same for any sequence of chunks, such as the engine's export body
+    /// (`EngineClient.exportImage`), read with back-pressure.
+    public func push<S: AsyncSequence & Sendable>(
+        saveStream: S, image: String? = nil, to ref: ImageReference, format: ManifestFormat = .docker,
+        cache: BlobCache? = nil
+    ) async throws -> PushResult where S.Element == Data {
+        let source = SequenceBox(saveStream)
+        let stream = AsyncThrowingStream<Data, any Error>(unfolding: { try await source.next() })
+        return try await push(saveStream: stream, image: image, to: ref, format: format, cache: cache)
+    }
+
     private func pushStream(
         _ saveStream: AsyncThrowingStream<Data, any Error>, image: String?, job: PushJob
     ) async throws -> PushResult {
@@ -489,4 +500,11 @@ extension SaveArchive {
         }
         return nil
     }
+}
+
+/// Pulls from an async sequence's iterator; only ever called by one reader at a time.
+private final class SequenceBox<S: AsyncSequence>: @unchecked Sendable where S.Element == Data {
+    private var iterator: S.AsyncIterator
+    init(_ s: S) { iterator = s.makeAsyncIterator() }
+    func next() async throws -> Data? { try await iterator.next() }
 }
