@@ -70,13 +70,7 @@ struct PushCommand: AsyncParsableCommand {
         if passwordStdin && username == nil { throw ValidationError("--password-stdin needs --username") }
     }
 
-    var stateDirectory: URL {
-        if let stateDir { return URL(fileURLWithPath: stateDir) }
-        let env = ProcessInfo.processInfo.environment
-        if let dir = env["BERTH_STATE_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
-        if getuid() == 0 { return URL(fileURLWithPath: "/var/lib/berth") }
-        return URL(fileURLWithPath: (env["HOME"] ?? "/tmp") + "/.local/state/berth")
-    }
+    var stateDirectory: URL { StateDirectory.resolve(stateDir) }
 
     func run() async throws {
         let logger = Logger(label: "berth.push")
@@ -90,16 +84,10 @@ struct PushCommand: AsyncParsableCommand {
             }
             explicit = Credentials(username: username, password: password)
         }
-        let credentials = CredentialStore(explicit: explicit, logger: logger)
-        let http = HTTPClient(configuration: HTTPClient.Configuration(caFile: caFile), logger: logger)
-        let client = RegistryClient(http: http, credentials: credentials, options: RegistryClient.Options(insecure: insecure),
-            logger: logger)
-        let cache = noCache ? nil : BlobCache(directory: stateDirectory.appendingPathComponent("blob-cache"))
-
+        let pusher = ImagePusher(credentials: CredentialStore(explicit: explicit, logger: logger), caFile: caFile,
+                                 insecure: insecure, cacheDirectory: noCache ? nil : stateDirectory, logger: logger)
         let start = ContinuousClock.now
-        let engine = EngineClient(logger: logger)
-        let export = try await engine.exportImage(image)
-        let result = try await client.push(saveStream: export, image: image, to: ref, format: format.value, cache: cache)
+        let result = try await pusher.push(image, to: ref, format: format.value)
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 
@@ -130,5 +118,25 @@ struct PushCommand: AsyncParsableCommand {
                 result.blobsUploaded, Double(result.bytesUploaded) / 1e6, result.blobsMounted, result.blobsSkipped,
                 result.layersCompressed, result.layers.count, seconds))
         }
+    }
+}
+
+/// Engine export streamed into a registry push; shared by `berth push` and `berth build --push`.
+struct ImagePusher {
+    let client: RegistryClient
+    let engine: EngineClient
+    let cache: BlobCache?
+
+    init(credentials: CredentialStore, caFile: String?, insecure: Bool, cacheDirectory: URL?, logger: Logger) {
+        let http = HTTPClient(configuration: HTTPClient.Configuration(caFile: caFile), logger: logger)
+        client = RegistryClient(http: http, credentials: credentials, options: RegistryClient.Options(insecure: insecure),
+                                logger: logger)
+        engine = EngineClient(logger: logger)
+        cache = cacheDirectory.map { BlobCache(directory: $0.appendingPathComponent("blob-cache")) }
+    }
+
+    func push(_ image: String, to reference: ImageReference, format: ManifestFormat = .docker) async throws -> PushResult {
+        let export = try await engine.exportImage(image)
+        return try await client.push(saveStream: export, image: image, to: reference, format: format, cache: cache)
     }
 }
