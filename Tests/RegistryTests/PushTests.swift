@@ -106,6 +106,20 @@ import TestSupport
         #expect(try await makeClient().manifestDigest(of: cutRef) == nil)
     }
 
+    @Test func pushByImageIDFromAnExportWithoutTags() async throws {
+        let id = try run(["docker", "image", "inspect", "-f", "{{.Id}}", busyboxImage]).out
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.hasPrefix("sha256:"))
+        let ref = try uniqueRef("byid")
+        let r = try await makeClient().push(saveStream: dockerSaveStream(id), image: id, to: ref)
+        #expect(r.configDigest == id)
+        #expect(try skopeoInspect(ref).Digest == r.digest)
+        // A short id works too.
+        let short = String(id.dropFirst(7).prefix(12))
+        let again = try await makeClient().push(saveStream: dockerSaveStream(short), image: short, to: ref)
+        #expect(again.digest == r.digest)
+    }
+
     @Test func ociManifestOnRequest() async throws {
         let ref = try uniqueRef("oci")
         let r = try await makeClient().push(saveTarball: busyboxTarball, to: ref, format: .oci)
