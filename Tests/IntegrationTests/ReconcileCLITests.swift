@@ -299,6 +299,12 @@ import Testing
         let volumes = try await Host.engine.listVolumes(filters: ["name": ["\(p.name)_data"]])
         #expect(volumes.count == 1)
 
+        // Only --prune-volumes removes a named volume, and says so in the plan.
+        let dropVolume = try await p.berth(["reconcile", "--prune", "--prune-volumes", "--dry-run"])
+        #expect(dropVolume.stdout.contains("- remove-volume \(p.name)_data"))
+        #expect(try await p.berth(["reconcile", "--prune", "--prune-volumes"]).status == 0)
+        #expect(try await Host.engine.listVolumes(filters: ["name": ["\(p.name)_data"]]).isEmpty)
+
         let ps = try await p.berth(["ps", "--output", "json"])
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(ps.stdout.utf8)) as? [[String: Any]])
         #expect(rows.map { $0["name"] as? String } == ["\(p.name)-app-1"])
