@@ -33,7 +33,7 @@ let package = Package(
         // Leaf libraries.
         .target(name: "BerthYAML", dependencies: ["CYAML"], swiftSettings: swiftSettings),
         .target(name: "Interpolation", swiftSettings: swiftSettings),
-        .target(name: "Dockerfile", swiftSettings: swiftSettings),
+        .target(name: "Dockerfile", dependencies: ["Interpolation"], swiftSettings: swiftSettings),
         .target(name: "ELF", swiftSettings: swiftSettings),
         .target(name: "Curl", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
@@ -82,6 +82,7 @@ let package = Package(
         .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Compose", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -15,7 +15,8 @@ public struct Berth: AsyncParsableCommand {
         Start with `berth doctor` to check this host.
         """,
         version: BerthVersion.string,
-        subcommands: [ConfigCommand.self, BuildCommand.self, AuditCommand.self, ReconcileCommand.self, Doctor.self]
+        subcommands: [ConfigCommand.self, BuildCommand.self, PushCommand.self, AuditCommand.self, ReconcileCommand.self, PsCommand.self,
+                      LogsCommand.self, Doctor.self]
     )
 
     public init() {}
@@ -27,7 +28,7 @@ public enum BerthVersion {
 
 /// Entry point for the `berth` executable: bootstraps logging once, then runs the command.
 public func run() async {
-    let level = ProcessInfo.processInfo.environment["BERTH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    let level = ProcessInfo.processInfo.environment["BERTH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level

@@ -4,6 +4,7 @@ import Compose
 import Engine
 import Foundation
 import Logging
+import Registry
 
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -170,11 +171,27 @@ struct BuildCommand: AsyncParsableCommand {
         }
     }
 
-    // HOOK(push): the Registry module is wired in here by the lead. Push every tag of each
-    // result and return service → "<repository>@sha256:<manifest digest>"; the release lock then
-    // pins those references instead of local image IDs.
+    /// Pushes each built image to its first tag (which names the registry) and returns
+    /// service → `<repository>@sha256:…`, the references the release lock pins.
     private func pushImages(_ results: [ServiceBuildResult], plan: BuildPlan, logger: Logger) async throws -> [String: String] {
-        throw ValidationError("--push is not available in this build of berth yet; build without it and push with `docker push`.")
+        let pusher = ImagePusher(credentials: CredentialStore(explicit: nil, logger: logger), caFile: nil, insecure: false,
+                                 cacheDirectory: StateDirectory.resolve(nil), logger: logger)
+        var pinned: [String: String] = [:]
+        for result in results {
+            guard let tag = result.tags.first else { continue }
+            let reference: ImageReference
+            do {
+                reference = try ImageReference.parse(tag)
+            } catch {
+                throw CLIError("service \(result.service): cannot push \(tag): \(error)")
+            }
+            let pushed = try await pusher.push(tag, to: reference)
+            if output == .text {
+                print("pushed \(pushed.pinnedReference) (\(pushed.blobsUploaded) uploaded, \(pushed.blobsMounted) mounted, \(pushed.blobsSkipped) already there)")
+            }
+            pinned[result.service] = pushed.pinnedReference
+        }
+        return pinned
     }
 
     static func shortID(_ id: String) -> String {

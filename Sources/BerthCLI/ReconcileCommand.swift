@@ -60,8 +60,12 @@ struct ReconcileCommand: AsyncParsableCommand {
                                valueName: "file"))
     var release: String?
 
-    @Option(help: "Seconds a replacement may take to become ready.")
-    var waitTimeout: Int = 120
+    @Option(name: [.customLong("timeout"), .customLong("wait-timeout", withSingleDash: false)],
+            help: "Seconds a replacement (or a depends_on condition) may take to become ready.")
+    var timeout: Int = 120
+
+    @Option(help: "Services applied at once within one depends_on layer.")
+    var parallel: Int = 32
 
     @Option(help: "Seconds a container without healthcheck must run without restarting to count as ready.")
     var settle: Double = 1
@@ -72,6 +76,8 @@ struct ReconcileCommand: AsyncParsableCommand {
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func validate() throws {
+        guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
+        guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
         if source.repo != nil && (!project.files.isEmpty || project.projectName != nil || project.projectDirectory != nil) {
             throw ValidationError("-f, -p and --project-directory name a compose project; with --repo the apps come from the repo's berth.yaml (pick them with --app)")
         }
@@ -100,7 +106,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         var prune: Bool
     }
 
-    struct ProjectResult: Encodable {
+    struct ProjectResult {
         var plan: Plan
         var keptOrphans: [String]
         var result: Applier.Report?
@@ -160,29 +166,32 @@ struct ReconcileCommand: AsyncParsableCommand {
                 continue
             }
             let start = ContinuousClock.now
-            let report = await Applier(engine: engine,
-                                       options: .init(waitTimeout: .seconds(waitTimeout), settle: .milliseconds(Int(settle * 1000))),
-                                       logger: logger).apply(plan, desired: desired)
+            let options = Applier.Options(waitTimeout: .seconds(timeout), settle: .milliseconds(Int(settle * 1000)),
+                                          parallel: parallel)
+            let text = output == .text
+            let progress: @Sendable (Applier.Event) -> Void = { event in if text { LiveProgress.print(event) } }
+            let applier = Applier(engine: engine, options: options, logger: logger, progress: progress)
+            let report = await applier.apply(plan, desired: desired)
             results.append(ProjectResult(plan: plan, keptOrphans: orphans, result: report))
             if output == .text {
                 for failure in report.failures {
                     print("  ✘ \(failure.action.kind.rawValue) \(failure.action.target): \(failure.error ?? "failed")")
                 }
-                let done = report.outcomes.filter { $0.ok && $0.action.kind != .unchanged }.count
-                print(report.ok ? "Applied \(done) change\(done == 1 ? "" : "s") in \(Self.seconds(ContinuousClock.now - start))."
-                                : "Failed: \(report.failures.count) of \(report.outcomes.filter { $0.action.kind != .unchanged }.count) changes; see above."
-                                  + (prepared.count > 1 ? " Later apps were left as they are." : ""))
+                let changes = report.outcomes.filter { (o: Applier.Outcome) in o.action.kind != Action.Kind.unchanged }
+                let done = changes.filter(\.ok).count
+                let elapsed = Self.seconds(ContinuousClock.now - start)
+                if report.ok {
+                    print("Applied \(done) change\(done == 1 ? "" : "s") in \(elapsed).")
+                } else {
+                    print("Failed: \(report.failures.count) of \(changes.count) changes; see above."
+                          + (prepared.count > 1 ? " Later apps were left as they are." : ""))
+                }
             }
             // Apps after a failed one may depend on it: leave them as they are.
             failed = !report.ok
         }
         if output == .json {
-            struct Doc: Encodable { var changes: Bool; var dryRun: Bool; var ok: Bool; var projects: [ProjectResult] }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            if let data = try? encoder.encode(Doc(changes: hasChanges, dryRun: dryRun, ok: !failed, projects: results)) {
-                print(String(decoding: data, as: UTF8.self))
-            }
+            print(PlanRenderer.json(results.map { ($0.plan, $0.keptOrphans, $0.result) }, dryRun: dryRun))
         }
         return failed ? 1 : changesStatus
     }

@@ -35,13 +35,7 @@ struct RepoArguments: ParsableArguments {
         }
     }
 
-    var stateDirectory: URL {
-        if let stateDir { return URL(fileURLWithPath: stateDir) }
-        let env = ProcessInfo.processInfo.environment
-        if let dir = env["BERTH_STATE_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
-        if getuid() == 0 { return URL(fileURLWithPath: "/var/lib/berth") }
-        return URL(fileURLWithPath: (env["HOME"] ?? "/tmp") + "/.local/state/berth")
-    }
+    var stateDirectory: URL { StateDirectory.resolve(stateDir) }
 
     func checkout(logger: Logger) async throws -> Checkout? {
         guard let repo else { return nil }

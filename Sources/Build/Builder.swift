@@ -7,6 +7,7 @@ import Crypto
 import Curl
 import Engine
 import Foundation
+import Synchronization
 import Logging
 
 /// Progress of a build run, as it happens.
@@ -248,38 +249,24 @@ public struct Builder: Sendable {
     func engineBuild(_ item: ServiceBuild, tarPath: String, size: Int64,
                      progress: @escaping @Sendable (BuildEvent) -> Void) async throws(BuildError) -> (id: String, stepImages: [String])
     {
-        var query: EngineClient.Query = item.tags.map { ("t", $0) }
-        query += [
-            ("dockerfile", item.dockerfile),
-            ("buildargs", Self.json(item.buildArgs)),
-            ("target", item.target),
-            ("nocache", item.noCache ? "1" : nil),
-            ("pull", item.pull ? "1" : nil),
-            ("rm", "1"),
-            ("forcerm", "1"),
-            ("version", "1"),
-        ]
-        var headers = HTTPHeaders()
-        headers.add("Content-Type", "application/x-tar")
         logger.debug("build", metadata: ["service": "\(item.service)", "context": "\(size) bytes", "tags": "\(item.tags)"])
-
+        let options = ImageBuildOptions(tags: item.tags, dockerfile: item.dockerfile, buildArgs: item.buildArgs,
+                                        target: item.target, pull: item.pull, noCache: item.noCache)
         // The LABEL line Berth added is the last step; it is not shown or counted.
-        var reader = BuildStreamReader(service: item.service, hiddenTrailingSteps: 1, progress: progress)
+        let box = Mutex(BuildStreamReader(service: item.service, hiddenTrailingSteps: 1, progress: progress))
         do {
-            let response = try await engine.openStream(.post, "/build", query: query, body: .file(path: tarPath), headers: headers)
-            var buffer = Data()
-            for try await chunk in response.body {
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: 0x0A) {
-                    reader.consume(buffer[buffer.startIndex..<newline])
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                }
+            try await engine.buildImage(context: .file(path: tarPath), options: options) { message in
+                box.withLock { $0.consume(message) }
             }
-            if !buffer.isEmpty { reader.consume(buffer) }
-            reader.finish()
+        } catch let error as EngineError where error.kind == .streamError {
+            // The reader saw the failing message; it is reported below with its step.
         } catch {
-            throw BuildError(.engine, service: item.service, location: reader.currentStep,
+            throw BuildError(.engine, service: item.service, location: box.withLock { $0.currentStep },
                              message: "the build failed in transit: \(error)")
+        }
+        let reader = box.withLock { reader in
+            reader.finish()
+            return reader
         }
         if let failure = reader.failure {
             throw BuildError(.buildFailed, service: item.service, location: reader.currentStep ?? item.dockerfileSource,
@@ -358,6 +345,10 @@ struct BuildStreamReader {
             record(String(decoding: trimmed, as: UTF8.self))
             return
         }
+        consume(message)
+    }
+
+    mutating func consume(_ message: JSONMessage) {
         if let id = message.aux?.id { imageID = id }
         if let stream = message.stream {
             text += stream

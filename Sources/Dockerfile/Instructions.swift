@@ -1,3 +1,4 @@
+import Interpolation
 // The instruction layer: each syntax node given its meaning, with the checks BuildKit's
 // `instructions` package makes (argument counts, known flags and their types, ONBUILD rules).
 

@@ -1,3 +1,4 @@
+import Interpolation
 // Word processing and variable expansion with the rules of BuildKit's `shell` package: quote
 // removal, escapes, `$VAR`, `${VAR}`, `${VAR:-x}`, `${VAR-x}`, `${VAR:+x}`, `${VAR+x}`,
 // `${VAR:?x}`, `${VAR?x}`, `${VAR#p}`, `${VAR%p}`, `${VAR/p/r}`, and word splitting of

@@ -1,3 +1,4 @@
+import Interpolation
 // Stages and the edges between them: `FROM <earlier stage>` and `COPY --from=<stage|index>`,
 // with ARGs declared before the first FROM expanded in FROM lines, so a build can tell which
 // stages a target needs and which external images it pulls from.

@@ -1,3 +1,4 @@
+import Interpolation
 // The syntax layer: lines, continuations, parser directives, comments, heredoc bodies and the
 // per-instruction argument splitting, with the same results as BuildKit's parser, so the AST
 // dump matches BuildKit's test files byte for byte.
@@ -676,58 +677,6 @@ func parseHeredocWord(_ word: String) throws(DockerfileError) -> Heredoc? {
     func quotes(_ t: String) -> Int { t.unicodeScalars.filter { $0 == "'" || $0 == "\"" }.count }
     return Heredoc(name: words[0], fileDescriptor: Int(digits) ?? 0,
                    expand: quotes(words[0]) == quotes(rawWords[0]), chomp: chomp, content: "")
-}
-
-// MARK: - Go string quoting
-
-/// Go's `strconv.Quote`.
-func goQuote(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\u{07}": out += "\\a"
-        case "\u{08}": out += "\\b"
-        case "\u{0C}": out += "\\f"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\u{0B}": out += "\\v"
-        default:
-            if isGoPrintable(scalar) {
-                out.unicodeScalars.append(scalar)
-            } else if scalar.value < 0x80 {
-                out += "\\x" + hex(scalar.value, width: 2)
-            } else if scalar.value < 0x10000 {
-                out += "\\u" + hex(scalar.value, width: 4)
-            } else {
-                out += "\\U" + hex(scalar.value, width: 8)
-            }
-        }
-    }
-    return out + "\""
-}
-
-private func hex(_ v: UInt32, width: Int) -> String {
-    let digits = String(v, radix: 16)
-    return String(repeating: "0", count: max(0, width - digits.count)) + digits
-}
-
-/// Go's `strconv.IsPrint`: letters, marks, numbers, punctuation, symbols and ASCII space.
-func isGoPrintable(_ s: Unicode.Scalar) -> Bool {
-    if s == " " { return true }
-    switch s.properties.generalCategory {
-    case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-         .nonspacingMark, .spacingMark, .enclosingMark,
-         .decimalNumber, .letterNumber, .otherNumber,
-         .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-         .initialPunctuation, .finalPunctuation, .otherPunctuation,
-         .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
-        return true
-    default:
-        return false
-    }
 }
 
 // MARK: - JSON (just enough of encoding/json to tell exec form from shell form)

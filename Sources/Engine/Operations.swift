@@ -184,11 +184,12 @@ extension EngineClient {
     ) async throws {
         let lines = JSONLines<JSONMessage>(body: response.body, describe: { [self] in error(.badResponse, method, path, $0) })
         for try await message in lines {
+            // The failing message goes to `progress` too: a build reports which step failed.
+            progress?(message)
             if let failure = message.failure {
                 lines.cancel()
                 throw error(.streamError, method, path, "\(what) failed: \(failure)")
             }
-            progress?(message)
         }
     }
 

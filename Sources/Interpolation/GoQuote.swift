@@ -1,6 +1,6 @@
 /// Quotes `s` as Go's `strconv.Quote` does, so messages read exactly like compose-go's
 /// (`%q`, `%#v`).
-func goQuote(_ s: String) -> String {
+public func goQuote(_ s: String) -> String {
     var out = "\""
     for c in s.unicodeScalars {
         switch c {
@@ -29,7 +29,7 @@ func goQuote(_ s: String) -> String {
 }
 
 /// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space.
-func isGoPrintable(_ c: Unicode.Scalar) -> Bool {
+public func isGoPrintable(_ c: Unicode.Scalar) -> Bool {
     if c == " " { return true }
     switch c.properties.generalCategory {
     case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,

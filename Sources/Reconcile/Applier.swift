@@ -11,10 +11,20 @@ public struct Applier: Sendable {
         public var waitTimeout: Duration
         /// Without a healthcheck, ready means running this long without a restart.
         public var settle: Duration
-        public init(waitTimeout: Duration = .seconds(120), settle: Duration = .seconds(1)) {
+        /// Services of one dependency layer applied at once.
+        public var parallel: Int
+        public init(waitTimeout: Duration = .seconds(120), settle: Duration = .seconds(1), parallel: Int = 32) {
             self.waitTimeout = waitTimeout
             self.settle = settle
+            self.parallel = max(1, parallel)
         }
+    }
+
+    /// What the applier is doing, as it happens, for live progress.
+    public enum Event: Sendable {
+        case started(Action)
+        case waiting(container: String, for: String)
+        case finished(Outcome)
     }
 
     public struct Outcome: Sendable, Codable, Equatable {
@@ -30,16 +40,20 @@ public struct Applier: Sendable {
         public var outcomes: [Outcome]
         public var ok: Bool { outcomes.allSatisfy(\.ok) }
         public var failures: [Outcome] { outcomes.filter { !$0.ok } }
+        public func outcome(of action: Action) -> Outcome? { outcomes.first { $0.action == action } }
     }
 
     let engine: EngineClient
     let logger: Logger
     let options: Options
+    let progress: @Sendable (Event) -> Void
 
-    public init(engine: EngineClient, options: Options = Options(), logger: Logger) {
+    public init(engine: EngineClient, options: Options = Options(), logger: Logger,
+                progress: @escaping @Sendable (Event) -> Void = { _ in }) {
         self.engine = engine
         self.options = options
         self.logger = logger
+        self.progress = progress
     }
 
     public func apply(_ plan: Plan, desired: DesiredProject) async -> Report {
@@ -61,7 +75,9 @@ public struct Applier: Sendable {
         var failedServices = Set<String>()
         for layer in Self.layers(desired.services) {
             let results = await withTaskGroup(of: (String, [Outcome]).self) { group in
-                for service in layer {
+                var all: [(String, [Outcome])] = []
+                for (index, service) in layer.enumerated() {
+                    if index >= options.parallel, let done = await group.next() { all.append(done) }
                     let blockedBy = service.dependsOn.filter { $0.required && failedServices.contains($0.service) }.map(\.service)
                     let actions = plan.actions.filter { $0.service == service.name && $0.kind != .recover }
                     group.addTask {
@@ -73,7 +89,6 @@ public struct Applier: Sendable {
                         return (service.name, await applyService(service, actions: actions, desired: desired))
                     }
                 }
-                var all: [(String, [Outcome])] = []
                 for await r in group { all.append(r) }
                 return all.sorted { $0.0 < $1.0 }
             }
@@ -113,7 +128,10 @@ public struct Applier: Sendable {
             case .start:
                 outcomes.append(await run(action) { try await engine.startContainer(action.containerID ?? action.target) })
             case .replace:
-                outcomes.append(await replace(action, service: service, desired: desired))
+                progress(.started(action))
+                let outcome = await replace(action, service: service, desired: desired)
+                progress(.finished(outcome))
+                outcomes.append(outcome)
             case .scaleDown:
                 outcomes.append(await run(action) { try await removeOld(action.containerID ?? action.target, name: action.target, timeout: service.spec.stopTimeoutSeconds) })
             case .unchanged:
@@ -222,6 +240,7 @@ public struct Applier: Sendable {
     /// Healthy when the container has a healthcheck; otherwise running without a restart for
     /// the settle time. A container that exits is not ready (its last log lines say why).
     func waitReady(_ id: String, name: String) async throws {
+        progress(.waiting(container: name, for: "ready (healthy, or running \(options.settle) without a restart)"))
         let deadline = ContinuousClock.now + options.waitTimeout
         var firstStart: String?
         var runningSince: ContinuousClock.Instant?
@@ -255,6 +274,7 @@ public struct Applier: Sendable {
 
     private func waitForDependencies(_ service: DesiredService, desired: DesiredProject) async throws {
         for dep in service.dependsOn {
+            progress(.waiting(container: service.name, for: "\(dep.service): \(dep.condition.rawValue)"))
             guard let depService = desired.service(dep.service), depService.replicas > 0 else { continue }
             let name = depService.containerName(project: desired.name, number: 1)
             let deadline = ContinuousClock.now + options.waitTimeout
@@ -348,14 +368,18 @@ public struct Applier: Sendable {
     }
 
     private func run(_ action: Action, _ body: () async throws -> Void) async -> Outcome {
+        progress(.started(action))
+        let outcome: Outcome
         do {
             try await body()
             logger.debug("\(action.kind.rawValue) \(action.target)")
-            return Outcome(action: action, ok: true, error: nil, rolledBack: false)
+            outcome = Outcome(action: action, ok: true, error: nil, rolledBack: false)
         } catch {
-            logger.error("\(action.kind.rawValue) \(action.target) failed", metadata: ["error": "\(error)"])
-            return Outcome(action: action, ok: false, error: "\(error)", rolledBack: false)
+            logger.debug("\(action.kind.rawValue) \(action.target) failed", metadata: ["error": "\(error)"])
+            outcome = Outcome(action: action, ok: false, error: "\(error)", rolledBack: false)
         }
+        progress(.finished(outcome))
+        return outcome
     }
 
     /// Services grouped so each group depends only on earlier groups; the input is already

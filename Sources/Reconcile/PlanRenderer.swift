@@ -31,12 +31,61 @@ public struct PlanRenderer: Sendable {
         return out
     }
 
-    public static func json(_ plans: [Plan]) -> String {
+    /// The JSON document of `reconcile --output json`:
+    /// `{"projects":[{"name":…,"inSync":bool,"actions":[{"action":…,"service":…,"container":…,"reasons":[…]}]}]}`
+    /// plus, once applied, each action's `status` (`done`, `failed`, `rolled-back`) and `error`.
+    public static func json(_ projects: [(plan: Plan, keptOrphans: [String], report: Applier.Report?)], dryRun: Bool) -> String {
+        let docs = projects.map { item in
+            ProjectDocument(name: item.plan.project, inSync: !item.plan.hasChanges, keptOrphans: item.keptOrphans,
+                            actions: item.plan.actions.map { ActionDocument($0, outcome: item.report?.outcome(of: $0)) })
+        }
+        let applied = projects.compactMap(\.report)
+        let document = Document(changes: projects.contains { $0.plan.hasChanges }, dryRun: dryRun,
+                                ok: applied.allSatisfy(\.ok), projects: docs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        struct Doc: Encodable { var changes: Bool; var projects: [Plan] }
-        guard let data = try? encoder.encode(Doc(changes: plans.contains { $0.hasChanges }, projects: plans)) else { return "{}" }
+        guard let data = try? encoder.encode(document) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    struct Document: Encodable {
+        var changes: Bool
+        var dryRun: Bool
+        var ok: Bool
+        var projects: [ProjectDocument]
+    }
+
+    struct ProjectDocument: Encodable {
+        var name: String
+        var inSync: Bool
+        var keptOrphans: [String]
+        var actions: [ActionDocument]
+    }
+
+    struct ActionDocument: Encodable {
+        var action: String
+        var service: String?
+        var container: String?
+        var network: String?
+        var volume: String?
+        var reasons: [String]
+        var status: String?
+        var error: String?
+
+        init(_ a: Action, outcome: Applier.Outcome?) {
+            action = a.kind.rawValue
+            service = a.service
+            reasons = a.reasons
+            switch a.kind {
+            case .createNetwork: network = a.target
+            case .createVolume, .removeVolume: volume = a.target
+            default: container = a.target
+            }
+            if let outcome {
+                status = outcome.ok ? "done" : (outcome.rolledBack ? "rolled-back" : "failed")
+                error = outcome.error
+            }
+        }
     }
 
     private func style(_ kind: Action.Kind) -> (String, String) {

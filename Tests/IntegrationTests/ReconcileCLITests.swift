@@ -234,3 +234,98 @@ import Testing
         await p.cleanUp()
     }
 }
+
+@Suite struct ReconcileRolloutTests {
+    @Test func failingHealthcheckRollsBackAndTheOldContainerServes() async throws {
+        let p = try ReconcileCLITests.Project()
+        try p.write("services:\n" + ReconcileCLITests.service("app", env: "good", extra: """
+            healthcheck:
+              test: ["CMD", "true"]
+              interval: 1s
+              retries: 2
+        """))
+        #expect(try await p.berth(["reconcile"]).status == 0)
+        let old = try await Host.engine.inspectContainer("\(p.name)-app-1")
+
+        try p.write("services:\n" + ReconcileCLITests.service("app", env: "bad", extra: """
+            healthcheck:
+              test: ["CMD", "false"]
+              interval: 1s
+              retries: 2
+        """))
+        let r = try await p.berth(["reconcile", "--output", "json", "--timeout", "30"])
+        #expect(r.status == 1)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let projects = try #require(json["projects"] as? [[String: Any]])
+        let actions = try #require(projects.first?["actions"] as? [[String: Any]])
+        #expect(projects.first?["name"] as? String == p.name)
+        #expect(projects.first?["inSync"] as? Bool == false)
+        #expect(actions.first?["action"] as? String == "replace")
+        #expect(actions.first?["container"] as? String == "\(p.name)-app-1")
+        #expect(actions.first?["status"] as? String == "rolled-back")
+        #expect((actions.first?["error"] as? String)?.contains("unhealthy") == true)
+
+        let after = try await Host.containers(project: p.name)
+        #expect(after.map(\.id) == [old.id])
+        #expect(after.first?.state == "running")
+        #expect(after.first?.name == "\(p.name)-app-1")
+        await p.cleanUp()
+    }
+
+    @Test func scaleUpAndDownAndPruneKeepsVolumes() async throws {
+        let p = try ReconcileCLITests.Project()
+        func write(replicas: Int, withWorker: Bool) throws {
+            var yaml = "services:\n" + ReconcileCLITests.service("app", extra: "    deploy:\n      replicas: \(replicas)\n")
+            if withWorker {
+                yaml += ReconcileCLITests.service("worker", extra: "    volumes:\n      - data:/data\n")
+            }
+            yaml += "volumes:\n  data:\n    labels:\n      dev.berth.test: \"1\"\n"
+            try p.write(yaml)
+        }
+        try write(replicas: 1, withWorker: true)
+        #expect(try await p.berth(["reconcile"]).status == 0)
+        try write(replicas: 3, withWorker: true)
+        let up = try await p.berth(["reconcile"])
+        #expect(up.stdout.contains("+ create \(p.name)-app-2") && up.stdout.contains("+ create \(p.name)-app-3"))
+        #expect(try await Host.containers(project: p.name).count == 4)
+
+        try write(replicas: 1, withWorker: false)
+        let down = try await p.berth(["reconcile", "--prune"])
+        #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
+        #expect(down.stdout.contains("- scale-down \(p.name)-app-3"))
+        #expect(down.stdout.contains("- remove-orphan \(p.name)-worker-1"))
+        #expect(try await Host.containers(project: p.name).compactMap(\.name) == ["\(p.name)-app-1"])
+        // The orphan's named volume is still there.
+        let volumes = try await Host.engine.listVolumes(filters: ["name": ["\(p.name)_data"]])
+        #expect(volumes.count == 1)
+
+        // Only --prune-volumes removes a named volume, and says so in the plan.
+        let dropVolume = try await p.berth(["reconcile", "--prune", "--prune-volumes", "--dry-run"])
+        #expect(dropVolume.stdout.contains("- remove-volume \(p.name)_data"))
+        #expect(try await p.berth(["reconcile", "--prune", "--prune-volumes"]).status == 0)
+        #expect(try await Host.engine.listVolumes(filters: ["name": ["\(p.name)_data"]]).isEmpty)
+
+        let ps = try await p.berth(["ps", "--output", "json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(ps.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.map { $0["name"] as? String } == ["\(p.name)-app-1"])
+        await p.cleanUp()
+    }
+
+    @Test func logsArePrefixedByContainer() async throws {
+        let p = try ReconcileCLITests.Project()
+        try p.write("""
+        services:
+          talker:
+            image: berth.local/busybox:latest
+            command: ["sh", "-c", "echo hello-from-talker; sleep 100000"]
+            labels:
+              dev.berth.test: "1"
+        """)
+        #expect(try await p.berth(["reconcile"]).status == 0)
+        try await Task.sleep(for: .milliseconds(500))
+        let logs = try await p.berth(["logs"])
+        #expect(logs.status == 0)
+        #expect(logs.stdout.contains("\(p.name)-talker-1 | hello-from-talker"))
+        await p.cleanUp()
+    }
+}

@@ -1,2 +1,0 @@
-// Registry: see ../shared/DESIGN.md for what this module owns. Filled in by its issue.
-enum RegistryModule {}
