@@ -15,7 +15,7 @@ public struct Berth: AsyncParsableCommand {
         Start with `berth doctor` to check this host.
         """,
         version: BerthVersion.string,
-        subcommands: [ConfigCommand.self, BuildCommand.self, ReconcileCommand.self, Doctor.self]
+        subcommands: [ConfigCommand.self, BuildCommand.self, ReconcileCommand.self, Doctor.self, FetchCommand.self]
     )
 
     public init() {}
