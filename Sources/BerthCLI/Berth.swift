@@ -15,8 +15,8 @@ public struct Berth: AsyncParsableCommand {
         Start with `berth doctor` to check this host.
         """,
         version: BerthVersion.string,
-        subcommands: [ConfigCommand.self, BuildCommand.self, PushCommand.self, AuditCommand.self, ReconcileCommand.self, PsCommand.self,
-                      LogsCommand.self, Doctor.self]
+        subcommands: [ConfigCommand.self, BuildCommand.self, PushCommand.self, AuditCommand.self, ReconcileCommand.self,
+                      PsCommand.self, LogsCommand.self, Doctor.self, FetchCommand.self]
     )
 
     public init() {}

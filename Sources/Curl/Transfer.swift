@@ -344,6 +344,13 @@ final class Transfer: @unchecked Sendable {
         if code != CURLE_OK {
             var message = String(cString: handle.errorBuffer)
             if message.isEmpty { message = String(cString: curl_easy_strerror(code)) }
+            if code == CURLE_COULDNT_CONNECT, let path = request.unixSocketPath {
+                // libcurl words this as "Failed to connect to localhost port 80", naming the
+                // URL's placeholder host instead of the socket it actually tried.
+                var osErrno = 0
+                _ = berth_curl_easy_getinfo_long(h, CURLINFO_OS_ERRNO, &osErrno)
+                message = Self.unixSocketFailure(path: path, errno: Int32(osErrno))
+            }
             logger.debug("curl failed", metadata: ["request": "\(target)", "error": "\(message)"])
             return .failure(fail(CurlError.kind(for: code), message, code: Int(code.rawValue)))
         }
@@ -351,6 +358,24 @@ final class Transfer: @unchecked Sendable {
         deliverHead()
         logger.debug("curl response", metadata: ["request": "\(target)", "status": "\(status)"])
         return .success(head)
+    }
+
+    /// Why connecting to the unix socket at `path` failed, in words that name the socket.
+    static func unixSocketFailure(path: String, errno osErrno: Int32) -> String {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+            return "cannot connect to unix socket \(path): \(reason)"
+        }
+        if st.st_mode & S_IFMT != S_IFSOCK {
+            return "cannot connect to unix socket \(path): it exists but is not a socket"
+        }
+        switch osErrno {
+        case ECONNREFUSED:
+            return "cannot connect to unix socket \(path): connection refused (the socket exists but nothing listens on it)"
+        case 0: return "cannot connect to unix socket \(path)"
+        default: return "cannot connect to unix socket \(path): \(String(cString: strerror(osErrno)))"
+        }
     }
 
     private func deliverHead() {

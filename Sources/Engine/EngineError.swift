@@ -64,6 +64,10 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
         case .unreachable:
             switch transport?.kind {
             case .couldNotConnect?, .couldNotResolveHost?:
+                if endpoint.hasPrefix("unix://") {
+                    return "Is dockerd running? Start it with ops/setup, or point DOCKER_HOST at a running engine; "
+                        + "in a container, mount the socket (-v /var/run/docker.sock:/var/run/docker.sock)."
+                }
                 return "Is dockerd running? Start it with ops/setup, or point DOCKER_HOST at a running engine."
             case .timedOut?: return "The engine did not answer in time; check that it is healthy (docker info)."
             case .tls?: return "Check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY."

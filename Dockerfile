@@ -1,0 +1,35 @@
+# Berth's own image. Both stages are Debian 12 (bookworm): the libc that links Berth is the
+# libc that runs it. Base images are made locally (no Docker Hub): run ops/base-images first.
+#
+#   ops/base-images && docker build -t berth:dev .
+#   docker run --rm -v /var/run/docker.sock:/var/run/docker.sock berth:dev doctor
+
+FROM berth.local/swift:6.3.1-bookworm AS build
+WORKDIR /src
+# Packages resolve through the git mirrors baked into the Swift image (see ops/base-images);
+# the manifest and the lock file come first so the resolution is cached across source edits.
+COPY Package.swift Package.resolved* ./
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift package resolve
+# The Swift runtime (stdlib, Foundation, Dispatch) goes into the binary, so the runtime stage
+# needs only Debian's C libraries.
+RUN swift build -c release --static-swift-stdlib --product berth \
+ && install -D -m 0755 "$(swift build -c release --show-bin-path)/berth" /out/berth \
+ && strip /out/berth
+
+FROM berth.local/debian:bookworm
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libcurl4 libyaml-0-2 libgit2-1.5 zlib1g libsqlite3-0 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/berth /usr/local/bin/berth
+# Fail the build, not the first run, when a shared library the binary needs is missing.
+RUN missing=$(ldd /usr/local/bin/berth | grep 'not found' || true); \
+    if [ -n "$missing" ]; then echo "missing libraries:"; echo "$missing"; exit 1; fi
+ENV BERTH_STATE_DIR=/var/lib/berth
+VOLUME /var/lib/berth
+LABEL org.opencontainers.image.title="berth" \
+      org.opencontainers.image.description="Keep Docker hosts in the state a git repository describes"
+ENTRYPOINT ["/usr/local/bin/berth"]
+CMD ["--help"]
