@@ -169,6 +169,13 @@ import TestSupport
         }
         let best = try #require(times.min())
         print("audit of \(AuditEngineTests.debian): \(times.map { String(format: "%.2f s", $0) }.joined(separator: ", "))")
-        #expect(best < 2, "audit took \(times) s")
+        var note = ""
+        if best >= 2 {
+            // Tell a slow audit from a slow machine: how long does the engine's export alone take now?
+            let start = ContinuousClock.now
+            for try await _ in try await TestProject.engine.exportImage(AuditEngineTests.debian) {}
+            note = "; the engine's export alone took \(ContinuousClock.now - start) just now"
+        }
+        #expect(best < 2, "audit took \(times) s\(note)")
     }
 }
