@@ -220,13 +220,26 @@ public struct SwarmApplier: Sendable {
             let tasks = try await taskList
             let state = service.updateStatus?.state
             let message = service.updateStatus?.message
+            let template = service.spec?.taskTemplate
+            let wanting = tasks.filter { $0.desiredState == "running" }
+            let current = wanting.filter { $0.spec == template }
+            let running = current.filter { $0.status?.state == "running" }.count
+            let desired = service.serviceStatus?.desiredTasks.map(Int.init) ?? service.spec?.mode?.replicated.map { Int($0.replicas ?? 1) }
+            let tasksConverged = desired.map { running >= $0 } == true && wanting.count == current.count
             switch state {
             case "paused":
                 throw SwarmDeployFailure(service: name, reason: "swarm paused the update\(message.map { ": \($0)" } ?? "")",
                                          tasks: tasks, rolledBack: false)
             case "rollback_completed":
-                throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(message.map { ": \($0)" } ?? ""); the previous version runs",
-                                         tasks: tasks, rolledBack: true)
+                // Swarm says so once the old tasks are scheduled; report when they run.
+                if tasksConverged {
+                    throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(message.map { ": \($0)" } ?? ""); the previous version runs",
+                                             tasks: tasks, rolledBack: true)
+                }
+                if ContinuousClock.now >= deadline {
+                    throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(message.map { ": \($0)" } ?? ""), but the previous version is not running after \(options.waitTimeout)",
+                                             tasks: tasks, rolledBack: true)
+                }
             case "rollback_paused":
                 throw SwarmDeployFailure(service: name, reason: "swarm paused the rollback of a failed update\(message.map { ": \($0)" } ?? "")",
                                          tasks: tasks, rolledBack: false)
@@ -236,12 +249,7 @@ public struct SwarmApplier: Sendable {
                 break
             default:
                 // nil (no update needed or not yet started) or completed: count the tasks.
-                let template = service.spec?.taskTemplate
-                let wanting = tasks.filter { $0.desiredState == "running" }
-                let current = wanting.filter { $0.spec == template }
-                let running = current.filter { $0.status?.state == "running" }.count
-                let desired = service.serviceStatus?.desiredTasks.map(Int.init) ?? service.spec?.mode?.replicated.map { Int($0.replicas ?? 1) }
-                if let desired, running >= desired, wanting.count == current.count, !everRollingBack { return }
+                if tasksConverged && !everRollingBack { return }
                 if wanting.isEmpty, (desired ?? 0) > 0, tasks.contains(where: { ["failed", "rejected", "complete"].contains($0.status?.state ?? "") }) {
                     throw SwarmDeployFailure(service: name, reason: "no task of the service runs and swarm will not restart them (restart policy)",
                                              tasks: tasks, rolledBack: false)

@@ -152,6 +152,8 @@ public struct SwarmPlanner: Sendable {
             let a = before[key], b = after[key]
             if a == b { continue }
             if b == nil && !shrinkable.contains(where: { key.hasPrefix($0) }) { continue }
+            // The engine leaves zero values out of what it returns.
+            if a == nil, let b, b == "0" || b == "false" { continue }
             lines.append("\(key): \(a ?? "(unset)") → \(b ?? "(unset)")")
         }
         return lines

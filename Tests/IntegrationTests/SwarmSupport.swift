@@ -73,10 +73,9 @@ struct SwarmFixture {
         let engine = Host.engine
         let filter = ["label": ["\(SwarmLabels.namespace)=\(stack)"]]
         for s in (try? await engine.listServices(filters: filter)) ?? [] { try? await engine.removeService(s.id) }
-        for _ in 0..<60 {
-            let left = (try? await engine.listContainers(all: true, filters: filter)) ?? []
-            if left.isEmpty { break }
-            try? await Task.sleep(for: .milliseconds(500))
+        // Swarm removes the task containers in its own time; do it now so the network can go.
+        for c in (try? await engine.listContainers(all: true, filters: filter)) ?? [] {
+            try? await engine.removeContainer(c.id, force: true)
         }
         for _ in 0..<20 {
             let networks = (try? await engine.listNetworks(filters: filter)) ?? []
