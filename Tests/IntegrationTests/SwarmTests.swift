@@ -216,6 +216,27 @@ import Testing
         }
     }
 
+    @Test func repoModeDeploysTargetSwarmApps() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(TestNames.unique("berth-srepo"))
+        let app = TestNames.unique("sapp")
+        // The folder carries the app's name: AppLoader currently names a project after its
+        // folder rather than the app (the loaded document always has `name:`).
+        let folder = root.appendingPathComponent("stacks/\(app)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try ("services:\n" + SwarmFixture.service("edge") + SwarmFixture.networks)
+            .write(to: folder.appendingPathComponent("stack.yaml"), atomically: true, encoding: .utf8)
+        try "apps:\n  \(app):\n    path: stacks/\(app)\n    files: [stack.yaml]\n    target: swarm\n"
+            .write(to: root.appendingPathComponent("berth.yaml"), atomically: true, encoding: .utf8)
+        let r = try await Host.run(Host.berthBinary, ["reconcile", "--repo", root.path, "--state-dir", root.appendingPathComponent(".state").path])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("Stack \(app):"))
+        let service = try? await Host.engine.inspectService("\(app)_edge")
+        #expect(service?.spec?.labels?[Labels.app] == app)
+        #expect(service?.spec?.labels?[SwarmLabels.namespace] == app)
+        await SwarmFixture.cleanUp(stack: app)
+        try? FileManager.default.removeItem(at: root)
+    }
+
     @Test func missingImageChangesNothing() async throws {
         try await withStack { f in
             try f.write("services:\n" + SwarmFixture.service("web") + """
