@@ -211,6 +211,9 @@ public struct SwarmApplier: Sendable {
     func waitConverged(id: String, name: String) async throws {
         let deadline = ContinuousClock.now + options.waitTimeout
         var everRollingBack = false
+        // Swarm's reason for a rollback shows while it runs ("update rolled back due to failure
+        // or early termination of task …"); the final state only says "rollback completed".
+        var rollbackCause: String?
         while true {
             async let listed = engine.listServices(filters: ["id": [id]], status: true)
             async let taskList = engine.listTasks(filters: ["service": [id]])
@@ -232,12 +235,13 @@ public struct SwarmApplier: Sendable {
                                          tasks: tasks, rolledBack: false)
             case "rollback_completed":
                 // Swarm says so once the old tasks are scheduled; report when they run.
+                let why = rollbackCause ?? message
                 if tasksConverged {
-                    throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(message.map { ": \($0)" } ?? ""); the previous version runs",
+                    throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(why.map { ": \($0)" } ?? ""); the previous version runs",
                                              tasks: tasks, rolledBack: true)
                 }
                 if ContinuousClock.now >= deadline {
-                    throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(message.map { ": \($0)" } ?? ""), but the previous version is not running after \(options.waitTimeout)",
+                    throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(why.map { ": \($0)" } ?? ""), but the previous version is not running after \(options.waitTimeout)",
                                              tasks: tasks, rolledBack: true)
                 }
             case "rollback_paused":
@@ -245,6 +249,7 @@ public struct SwarmApplier: Sendable {
                                          tasks: tasks, rolledBack: false)
             case "rollback_started":
                 everRollingBack = true
+                if let message, !message.isEmpty { rollbackCause = message }
             case "updating":
                 break
             default:
@@ -316,6 +321,7 @@ public struct SwarmDeployFailure: Error, CustomStringConvertible, Sendable {
         tasks.filter { t in
             let s = t.status?.state ?? ""
             return s == "failed" || s == "rejected" || !(t.status?.err ?? "").isEmpty
+                || (t.status?.containerStatus?.exitCode ?? 0) != 0
         }
         .sorted { ($0.status?.timestamp ?? "") > ($1.status?.timestamp ?? "") }
         .prefix(3)

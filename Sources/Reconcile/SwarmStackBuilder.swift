@@ -18,8 +18,8 @@ public struct SwarmStackBuilder: Sendable {
 
     struct ResolvedImage: Sendable {
         var image: String
+        /// Set when the image has no registry digest: only this node has it.
         var imageID: String?
-        var warning: String?
     }
 
     public func build(_ project: Project, context: DesiredStateBuilder.Context = .init()) async throws -> SwarmStack {
@@ -30,15 +30,31 @@ public struct SwarmStackBuilder: Sendable {
         for (service, reference) in references where reference == nil {
             throw ReconcileError.invalidProject("service \(service): a swarm service needs `image:` (swarm does not build); build and push it first (berth build --push), then deploy the release")
         }
-        let images = try await withThrowingTaskGroup(of: (String, ResolvedImage).self) { group in
-            for (service, reference) in references {
-                guard let reference else { continue }
-                let policy = ImageResolver.PullPolicy(compose: project.service(named: service)?.pullPolicy)
-                group.addTask { (service, try await resolveImage(reference, service: service, policy: policy)) }
+        // One look-up per distinct image, however many services share it.
+        let wanted = Set(references.compactMap { service, reference in
+            reference.map { "\($0)|\(ImageResolver.PullPolicy(compose: project.service(named: service)?.pullPolicy).rawValue)" }
+        })
+        let resolved = try await withThrowingTaskGroup(of: (String, ResolvedImage).self) { group in
+            for key in wanted {
+                let parts = key.split(separator: "|", omittingEmptySubsequences: false)
+                let reference = String(parts[0])
+                let policy = ImageResolver.PullPolicy(rawValue: String(parts[1])) ?? .missing
+                let service = references.first { $0.1 == reference }?.0 ?? ""
+                group.addTask { (key, try await resolveImage(reference, service: service, policy: policy)) }
             }
             var out: [String: ResolvedImage] = [:]
-            for try await (service, image) in group { out[service] = image }
+            for try await (key, image) in group { out[key] = image }
             return out
+        }
+        var images: [String: ResolvedImage] = [:]
+        for (service, reference) in references {
+            guard let reference else { continue }
+            let policy = ImageResolver.PullPolicy(compose: project.service(named: service)?.pullPolicy)
+            images[service] = resolved["\(reference)|\(policy.rawValue)"]
+        }
+        for reference in Set(images.values.filter { $0.imageID != nil }.map(\.image)).sorted() {
+            let users = images.filter { $0.value.image == reference }.map(\.key).sorted()
+            warnings.append("image \(reference) (service\(users.count == 1 ? "" : "s") \(users.joined(separator: ", "))) has no registry digest, so only this node can run it; push it to a registry (berth build --push) for a multi-node swarm")
         }
 
         let secrets = try objects(project.secrets, used: Set(project.services.flatMap { $0.secrets.map(\.source) }),
@@ -49,7 +65,6 @@ public struct SwarmStackBuilder: Sendable {
         var services: [SwarmDesiredService] = []
         for service in project.services {
             guard let image = images[service.name] else { continue }
-            if let w = image.warning { warnings.append(w) }
             let (spec, serviceWarnings) = try serviceSpec(service, project: project, image: image,
                                                           secrets: secrets, configs: configs)
             warnings += serviceWarnings
@@ -95,8 +110,7 @@ public struct SwarmStackBuilder: Sendable {
            let at = digest.firstIndex(of: "@") {
             return ResolvedImage(image: reference + digest[at...], imageID: nil)
         }
-        return ResolvedImage(image: reference, imageID: inspect.id,
-                             warning: "service \(service): image \(reference) has no registry digest, so only this node can run it; push it to a registry (berth build --push) for a multi-node swarm")
+        return ResolvedImage(image: reference, imageID: inspect.id)
     }
 
     private func pull(_ reference: String, service: String) async throws {

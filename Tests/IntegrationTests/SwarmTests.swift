@@ -110,7 +110,7 @@ import Testing
             let failure = try #require(report.failures.first)
             #expect(failure.rolledBack)
             #expect(failure.error?.contains("rolled the update back") == true, "\(failure.error ?? "")")
-            #expect(failure.error?.contains("non-zero exit (1)") == true, "\(failure.error ?? "")")
+            #expect(failure.error?.contains("non-zero exit (1)") == true, "error: \(failure.error ?? "")")
 
             // The previous version runs again, and the next plan still wants the update.
             let service = try await f.service("web")
@@ -235,6 +235,44 @@ import Testing
         #expect(service?.spec?.labels?[SwarmLabels.namespace] == app)
         await SwarmFixture.cleanUp(stack: app)
         try? FileManager.default.removeItem(at: root)
+    }
+
+    @Test func scaleOutsideBerthIsDriftAndRepaired() async throws {
+        try await withStack { f in
+            try f.write("services:\n" + SwarmFixture.service("web", deploy: "replicas: 2") + SwarmFixture.networks)
+            let (_, first) = try await f.deploy()
+            #expect(first.ok, "\(first.failures)")
+            let scale = try await Host.run("/usr/bin/docker", ["service", "scale", "--detach", "\(f.name)_web=3"])
+            #expect(scale.status == 0, "\(scale.stderr)")
+
+            let (plan, report) = try await f.deploy()
+            #expect(plan.actions.map(\.kind) == [.replace])
+            #expect(plan.actions.first?.reasons == ["Mode.Replicated.Replicas: 3 → 2 (changed outside Berth)"])
+            #expect(report.ok, "\(report.failures)")
+            #expect(try await f.service("web").spec?.mode?.replicated?.replicas == 2)
+            #expect(try await f.runningTasks("web").count == 2)
+        }
+    }
+
+    @Test func imageWithRegistryDigestIsPinned() async throws {
+        let tag = TestNames.unique("swarm")
+        let reference = "127.0.0.1:5000/berth-test/busybox:\(tag)"
+        try await Host.engine.tagImage(Host.busybox, repository: "127.0.0.1:5000/berth-test/busybox", tag: tag)
+        let push = try await Host.run("/usr/bin/docker", ["push", reference])
+        #expect(push.status == 0, "\(push.stderr)")
+        try await withStack { f in
+            try f.write("services:\n" + SwarmFixture.service("web").replacingOccurrences(of: Host.busybox, with: reference)
+                        + SwarmFixture.networks)
+            let stack = try await f.stack()
+            let image = try #require(stack.services.first?.spec.taskTemplate?.containerSpec?.image)
+            #expect(image.hasPrefix(reference + "@sha256:"), "\(image)")
+            #expect(stack.services.first?.spec.taskTemplate?.containerSpec?.labels?[SwarmLabels.imageID] == nil)
+            #expect(stack.warnings.isEmpty, "\(stack.warnings)")
+            let (_, report) = try await f.deploy()
+            #expect(report.ok, "\(report.failures)")
+            #expect(try await f.service("web").spec?.taskTemplate?.containerSpec?.image == image)
+        }
+        _ = try? await Host.engine.removeImage(reference)
     }
 
     @Test func missingImageChangesNothing() async throws {
