@@ -34,6 +34,7 @@ struct ReconcileCommand: AsyncParsableCommand {
           berth reconcile -f compose.yaml -f prod.yaml -p shop --prune
           berth reconcile --release release.json   deploy exactly the digests of a build
           berth reconcile --output json --dry-run | jq '.projects[].actions[]'
+          berth reconcile --swarm -f stack.yaml -p edge   deploy a swarm stack
         """)
 
     @OptionGroup var project: ProjectArguments
@@ -70,6 +71,9 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Option(help: "Seconds a container without healthcheck must run without restarting to count as ready.")
     var settle: Double = 1
 
+    @Flag(help: "Deploy the file as a swarm stack (services <project>_<service>) through the swarm API; the engine must be a swarm manager.")
+    var swarm = false
+
     @Argument(help: "Only these services (and what they depend on).")
     var services: [String] = []
 
@@ -80,6 +84,9 @@ struct ReconcileCommand: AsyncParsableCommand {
         guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
         if source.repo != nil && (!project.files.isEmpty || project.projectName != nil || project.projectDirectory != nil) {
             throw ValidationError("-f, -p and --project-directory name a compose project; with --repo the apps come from the repo's berth.yaml (pick them with --app)")
+        }
+        if swarm && source.repo != nil {
+            throw ValidationError("--swarm is for -f files; in repo mode an app's `target: swarm` in berth.yaml deploys it as a stack")
         }
         if source.repo == nil && (source.ref != nil || !source.apps.isEmpty) {
             throw ValidationError("--ref and --app need --repo")
@@ -104,6 +111,8 @@ struct ReconcileCommand: AsyncParsableCommand {
         var compose: Project
         var context: DesiredStateBuilder.Context
         var prune: Bool
+        /// A swarm stack (`--swarm`, or `target: swarm` in berth.yaml).
+        var swarm = false
     }
 
     struct ProjectResult {
@@ -125,16 +134,14 @@ struct ReconcileCommand: AsyncParsableCommand {
             if let lock, let unknown = lock.services.keys.first(where: { compose.service(named: $0) == nil }) {
                 throw CLIError("release \(release ?? ""): service \(unknown) is not in project \(compose.name); was the lock built from these files?")
             }
-            return [Target(compose: compose, context: context(app: nil, commit: nil, files: compose.configFiles), prune: prune ?? false)]
+            return [Target(compose: compose, context: context(app: nil, commit: nil, files: compose.configFiles), prune: prune ?? false,
+                           swarm: swarm)]
         }
         var targets: [Target] = []
         for app in try checkout.selected(source.apps) {
-            if app.target == .swarm {
-                throw CLIError("app \(app.name) has target: swarm, which this version of Berth does not deploy yet; nothing was changed")
-            }
             let compose = try AppLoader.load(app, root: checkout.root, services: services, logger: logger)
             targets.append(Target(compose: compose, context: context(app: app.name, commit: checkout.commit, files: compose.configFiles),
-                                  prune: prune ?? app.prune))
+                                  prune: prune ?? app.prune, swarm: app.target == .swarm))
         }
         return targets
     }
@@ -145,33 +152,38 @@ struct ReconcileCommand: AsyncParsableCommand {
         let reconciler = Reconciler(engine: engine, logger: logger)
 
         // Validate and resolve every project before touching any: a bad app changes nothing.
-        var prepared: [(DesiredProject, Plan, [String])] = []
+        var prepared: [(Plan, [String], @Sendable () async -> Applier.Report)] = []
         for target in try await targets(logger: logger) {
+            if target.swarm {
+                prepared.append(try await prepareSwarm(target, engine: engine, logger: logger))
+                continue
+            }
             let desired = try await builder.build(target.compose, context: target.context)
             let actual = try await reconciler.actualState(project: desired.name)
             try reconciler.validate(desired, actual: actual)
             let planner = Planner(options: .init(prune: target.prune, pruneVolumes: pruneVolumes))
-            prepared.append((desired, planner.plan(desired: desired, actual: actual), planner.keptOrphans(desired: desired, actual: actual)))
+            let options = Applier.Options(waitTimeout: .seconds(timeout), settle: .milliseconds(Int(settle * 1000)),
+                                          parallel: parallel)
+            let text = output == .text
+            let progress: @Sendable (Applier.Event) -> Void = { event in if text { LiveProgress.print(event) } }
+            let applier = Applier(engine: engine, options: options, logger: logger, progress: progress)
+            let plan = planner.plan(desired: desired, actual: actual)
+            prepared.append((plan, planner.keptOrphans(desired: desired, actual: actual), { await applier.apply(plan, desired: desired) }))
         }
-        let hasChanges = prepared.contains { $0.1.hasChanges }
+        let hasChanges = prepared.contains { $0.0.hasChanges }
         let changesStatus: Int32 = exitCode && hasChanges ? 2 : 0
         let renderer = PlanRenderer(colour: Terminal.colour)
 
         var results: [ProjectResult] = []
         var failed = false
-        for (desired, plan, orphans) in prepared {
+        for (plan, orphans, apply) in prepared {
             if output == .text { print(renderer.text(plan, keptOrphans: orphans), terminator: "") }
             guard !dryRun, plan.hasChanges, !failed else {
                 results.append(ProjectResult(plan: plan, keptOrphans: orphans, result: nil))
                 continue
             }
             let start = ContinuousClock.now
-            let options = Applier.Options(waitTimeout: .seconds(timeout), settle: .milliseconds(Int(settle * 1000)),
-                                          parallel: parallel)
-            let text = output == .text
-            let progress: @Sendable (Applier.Event) -> Void = { event in if text { LiveProgress.print(event) } }
-            let applier = Applier(engine: engine, options: options, logger: logger, progress: progress)
-            let report = await applier.apply(plan, desired: desired)
+            let report = await apply()
             results.append(ProjectResult(plan: plan, keptOrphans: orphans, result: report))
             if output == .text {
                 for failure in report.failures {

@@ -4,10 +4,13 @@ import Foundation
 public struct Plan: Sendable, Codable, Equatable {
     public var project: String
     public var actions: [Action]
+    /// `swarm` for a stack; nil (left out of the JSON) for the compose target.
+    public var target: String?
 
-    public init(project: String, actions: [Action]) {
+    public init(project: String, actions: [Action], target: String? = nil) {
         self.project = project
         self.actions = actions
+        self.target = target
     }
 
     /// True when applying would change the host (anything but `unchanged`).
@@ -28,17 +31,24 @@ public struct Action: Sendable, Codable, Equatable {
         case scaleDown = "scale-down"
         case removeOrphan = "remove-orphan"
         case removeVolume = "remove-volume"
+        /// Swarm target: secrets and configs, named by content hash.
+        case createSecret = "create-secret"
+        case createConfig = "create-config"
+        case removeSecret = "remove-secret"
+        case removeConfig = "remove-config"
         case unchanged
     }
 
     public var kind: Kind
-    /// Engine-side object name: container, network or volume.
+    /// Engine-side object name: container, network or volume (swarm: service, network,
+    /// secret or config).
     public var target: String
     public var service: String?
     public var number: Int?
     /// Why: field-level differences for `replace`, the state for `start`, and so on.
     public var reasons: [String]
-    /// The existing container acted on (replace, start, scale-down, remove-orphan, recover).
+    /// The existing container acted on (replace, start, scale-down, remove-orphan, recover);
+    /// for swarm the service, secret or config ID.
     public var containerID: String?
     public var recovery: Recovery?
 

@@ -6,7 +6,8 @@ public struct PlanRenderer: Sendable {
     public init(colour: Bool) { self.colour = colour }
 
     public func text(_ plan: Plan, keptOrphans: [String] = []) -> String {
-        var out = "Project \(plan.project):\n"
+        let swarm = plan.target == "swarm"
+        var out = swarm ? "Stack \(plan.project):\n" : "Project \(plan.project):\n"
         for action in plan.actions where action.kind != .unchanged {
             let (symbol, code) = style(action.kind)
             out += "  \(paint(symbol, code)) \(paint(action.kind.rawValue, code)) \(action.target)\n"
@@ -24,7 +25,8 @@ public struct PlanRenderer: Sendable {
             return n == 0 ? nil : "\(n) \(kind.rawValue)"
         }
         if changes == 0 {
-            out += "  No changes: \(unchanged) container\(unchanged == 1 ? "" : "s") up to date.\n"
+            let noun = swarm ? "service" : "container"
+            out += "  No changes: \(unchanged) \(noun)\(unchanged == 1 ? "" : "s") up to date.\n"
         } else {
             out += "Plan: \(summary.joined(separator: ", ")); \(unchanged) unchanged.\n"
         }
@@ -90,9 +92,9 @@ public struct PlanRenderer: Sendable {
 
     private func style(_ kind: Action.Kind) -> (String, String) {
         switch kind {
-        case .create, .createNetwork, .createVolume, .start: return ("+", "32")
+        case .create, .createNetwork, .createVolume, .start, .createSecret, .createConfig: return ("+", "32")
         case .replace, .recover: return ("~", "33")
-        case .scaleDown, .removeOrphan, .removeVolume: return ("-", "31")
+        case .scaleDown, .removeOrphan, .removeVolume, .removeSecret, .removeConfig: return ("-", "31")
         case .unchanged: return ("=", "0")
         }
     }

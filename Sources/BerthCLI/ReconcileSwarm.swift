@@ -1,0 +1,26 @@
+import Engine
+import Foundation
+import Logging
+import Reconcile
+
+extension ReconcileCommand {
+    /// The swarm target's plan for one stack: resolve and validate everything (the engine
+    /// must be a swarm manager), plan, and hand back how to apply it.
+    func prepareSwarm(_ target: Target, engine: EngineClient, logger: Logger) async throws
+        -> (Plan, [String], @Sendable () async -> Applier.Report)
+    {
+        let reconciler = SwarmReconciler(engine: engine, logger: logger)
+        try await reconciler.requireManager()
+        let stack = try await SwarmStackBuilder(engine: engine, logger: logger).build(target.compose, context: target.context)
+        for warning in stack.warnings {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+        let actual = try await reconciler.actualState(stack: stack.name)
+        try reconciler.validate(stack, actual: actual)
+        // With only some services selected the others are not orphans.
+        let planner = SwarmPlanner(options: .init(prune: target.prune && services.isEmpty))
+        let plan = planner.plan(desired: stack, actual: actual)
+        let applier = SwarmApplier(engine: engine, options: .init(waitTimeout: .seconds(timeout)), logger: logger)
+        return (plan, planner.keptOrphans(desired: stack, actual: actual), { await applier.apply(plan, stack: stack, actual: actual) })
+    }
+}
