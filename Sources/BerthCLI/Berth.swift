@@ -15,7 +15,9 @@ public struct Berth: AsyncParsableCommand {
         Start with `berth doctor` to check this host.
         """,
         version: BerthVersion.string,
-        subcommands: [ConfigCommand.self, BuildCommand.self, ReconcileCommand.self, Doctor.self]
+        subcommands: [ConfigCommand.self, BuildCommand.self, ReconcileCommand.self, ServeCommand.self, StatusCommand.self,
+                      HistoryCommand.self, SyncCommand.self, RollbackCommand.self, SuspendCommand.self, ResumeCommand.self,
+                      Doctor.self]
     )
 
     public init() {}

@@ -35,7 +35,10 @@ struct RepoArguments: ParsableArguments {
         }
     }
 
-    var stateDirectory: URL {
+    var stateDirectory: URL { Self.stateDirectory(stateDir) }
+
+    /// The flag, else $BERTH_STATE_DIR, else /var/lib/berth as root, else ~/.local/state/berth.
+    static func stateDirectory(_ stateDir: String?) -> URL {
         if let stateDir { return URL(fileURLWithPath: stateDir) }
         let env = ProcessInfo.processInfo.environment
         if let dir = env["BERTH_STATE_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
