@@ -80,7 +80,7 @@ import Testing
         let url = "http://127.0.0.1:\(port)"
         let secret = "hook-secret", token = "api-token"
         let log = base.appendingPathComponent("serve.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Host.berthBinary)
         // Flags for some settings, BERTH_* variables for others: both paths are used.
@@ -143,7 +143,11 @@ import Testing
         let redeployed = await Self.eventually { try await deployed().revision == second }
         #expect(redeployed, "webhook did not redeploy: \(serveLog())")
         #expect(try await deployed().value == "VALUE=two")
-        #expect(await Self.eventually { try await status().health == "Synced" && !(try await status().syncing) })
+        let settled = await Self.eventually {
+            let s = try await status()
+            return s.health == "Synced" && !s.syncing
+        }
+        #expect(settled)
 
         // Self-heal: a managed container removed behind Berth's back comes back within seconds.
         try await Host.engine.removeContainer(container, force: true)
