@@ -11,6 +11,16 @@ public struct SyncNotification: Codable, Sendable {
     public var error: String?
     public var time: Date
     public var trigger: String
+
+    public init(app: String, outcome: String, commit: String?, release: Int64?, error: String?, time: Date, trigger: String) {
+        self.app = app
+        self.outcome = outcome
+        self.commit = commit
+        self.release = release
+        self.error = error
+        self.time = time
+        self.trigger = trigger
+    }
 }
 
 /// Posts a JSON document to a generic webhook (Slack-compatible relays, ntfy, a CI hook…).
@@ -28,7 +38,8 @@ public struct Notifier: Sendable {
         self.client = HTTPClient(configuration: config, logger: logger)
     }
 
-    func send(_ note: SyncNotification) async {
+    /// Posts `note`; logs and swallows any failure.
+    public func send(_ note: SyncNotification) async {
         guard let url else { return }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601

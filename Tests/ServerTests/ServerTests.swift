@@ -143,3 +143,42 @@ import Testing
         }
     }
 }
+
+@Suite struct NotifierTests {
+    actor Inbox {
+        var bodies: [String] = []
+        var types: [String] = []
+        func add(_ body: String, _ type: String) { bodies.append(body); types.append(type) }
+    }
+
+    @Test func postsTheSyncAsJSON() async throws {
+        let inbox = Inbox()
+        let router = Router()
+        router.post("/notify") { request, _ in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 20)
+            await inbox.add(String(buffer: body), request.headers[.contentType] ?? "")
+            return HTTPResponse.Status.noContent
+        }
+        var quiet = Logger(label: "berth.tests")
+        quiet.logLevel = .critical
+        let logger = quiet
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
+            let port = try #require(client.port)
+            let notifier = Notifier(url: "http://127.0.0.1:\(port)/notify", logger: logger)
+            await notifier.send(SyncNotification(app: "web", outcome: "failed", commit: "abc", release: nil,
+                                                 error: "compose.yaml:3:5: bad", time: Date(timeIntervalSince1970: 0), trigger: "webhook"))
+            // A receiver that is down is logged, not fatal.
+            await Notifier(url: "http://127.0.0.1:1/nothing", logger: logger).send(
+                SyncNotification(app: "web", outcome: "deployed", commit: nil, release: 1, error: nil, time: Date(), trigger: "poll"))
+        }
+        let bodies = await inbox.bodies
+        #expect(bodies.count == 1)
+        let doc = try JSONSerialization.jsonObject(with: Data((bodies.first ?? "").utf8)) as? [String: Any]
+        #expect(doc?["app"] as? String == "web")
+        #expect(doc?["outcome"] as? String == "failed")
+        #expect(doc?["error"] as? String == "compose.yaml:3:5: bad")
+        #expect(doc?["time"] as? String == "1970-01-01T00:00:00Z")
+        #expect(await inbox.types.first == "application/json")
+    }
+}
