@@ -18,6 +18,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries. Each has a shim header for what Swift cannot call directly.
@@ -63,10 +68,25 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
 
+        // Long-running parts: state in SQLite, and the `serve` loop with its HTTP side.
+        .target(name: "Store", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "Server", dependencies: [
+            "Store", "Reconcile", "GitSource", "Compose", "Engine", "Curl",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+
         // Commands and the executable.
         .target(name: "BerthCLI", dependencies: [
             "BerthYAML", "Compose", "Curl", "Engine", "Registry", "Dockerfile", "Build", "Reconcile",
-            "GitSource", "CYAML", "CCurl", "CGit2",
+            "GitSource", "Store", "Server", "CYAML", "CCurl", "CGit2",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -85,8 +105,14 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReconcileTests", dependencies: ["Reconcile", "Compose", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "Store", "GitSource", "Engine", "TestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Engine", "Curl", "Compose", "Reconcile", "BerthCLI", "TestSupport",
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
     ]
 )

@@ -16,7 +16,9 @@ public struct Berth: AsyncParsableCommand {
         """,
         version: BerthVersion.string,
         subcommands: [ConfigCommand.self, BuildCommand.self, PushCommand.self, AuditCommand.self, ReconcileCommand.self,
-                      PsCommand.self, LogsCommand.self, Doctor.self, FetchCommand.self]
+                      PsCommand.self, LogsCommand.self, ServeCommand.self, StatusCommand.self, HistoryCommand.self,
+                      SyncCommand.self, RollbackCommand.self, SuspendCommand.self, ResumeCommand.self, Doctor.self,
+                      FetchCommand.self]
     )
 
     public init() {}

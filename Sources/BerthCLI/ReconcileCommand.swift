@@ -5,6 +5,7 @@ import Engine
 import Foundation
 import Logging
 import Reconcile
+import Server
 
 struct ReconcileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

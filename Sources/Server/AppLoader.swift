@@ -4,10 +4,10 @@ import GitSource
 import Logging
 
 /// Loads one app of a GitOps repo as its compose project.
-enum AppLoader {
+public enum AppLoader {
     /// The project name is the app's name unless the compose file sets `name:` (DESIGN,
     /// "Identity on the host"); so load once to learn whether it does.
-    static func load(_ app: AppConfig, root: URL, services: [String] = [], logger: Logger) throws -> Project {
+    public static func load(_ app: AppConfig, root: URL, services: [String] = [], logger: Logger) throws(ServerError) -> Project {
         let directory = root.appendingPathComponent(app.path).standardizedFileURL.path
         var environment = ProcessInfo.processInfo.environment
         environment["COMPOSE_PROJECT_NAME"] = nil
@@ -21,7 +21,7 @@ enum AppLoader {
             options.projectName = ProjectLoader.normalizeProjectName(app.name)
             return try ProjectLoader.load(options, logger: logger)
         } catch {
-            throw CLIError("app \(app.name) (\(app.path)): \(error)")
+            throw ServerError("app \(app.name) (\(app.path)): \(error)")
         }
     }
 }

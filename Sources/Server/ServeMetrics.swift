@@ -1,0 +1,39 @@
+import Prometheus
+import Store
+
+/// Prometheus metrics of the sync loop, exposed on `/metrics`.
+public struct ServeMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    static let buckets: [Duration] = [.milliseconds(100), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
+                                      .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300)]
+
+    func recordSync(app: String, outcome: SyncRun.Outcome, duration: Duration, drift: Int, at time: Double) {
+        registry.makeCounter(descriptor: .init(namespace: "berth", metricName: "syncs", unitName: "total",
+                                               helpText: "Sync runs by app and outcome"),
+                             labels: [("app", app), ("outcome", outcome.rawValue)]).increment()
+        registry.makeDurationHistogram(descriptor: .init(namespace: "berth", metricName: "sync_duration", unitName: "seconds",
+                                                         helpText: "Time one sync run took"),
+                                       labels: [("app", app)], buckets: Self.buckets).record(duration)
+        registry.makeGauge(descriptor: .init(namespace: "berth", metricName: "drift", unitName: "actions",
+                                             helpText: "Changes the last plan found between the repo and the host"),
+                           labels: [("app", app)]).set(to: Double(drift))
+        if outcome != .failed {
+            registry.makeGauge(descriptor: .init(namespace: "berth", metricName: "last_success", unitName: "timestamp_seconds",
+                                                 helpText: "Unix time of the last successful sync"),
+                               labels: [("app", app)]).set(to: time)
+        }
+    }
+
+    func setDegraded(app: String, _ degraded: Bool) {
+        registry.makeGauge(descriptor: .init(namespace: "berth", metricName: "app_degraded", unitName: "bool",
+                                             helpText: "1 while the app's last sync failed"),
+                           labels: [("app", app)]).set(to: degraded ? 1 : 0)
+    }
+
+    public func text() -> String { registry.emitToString() }
+}
