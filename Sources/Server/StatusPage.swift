@@ -32,7 +32,7 @@ enum StatusPage {
         body{font:14px system-ui,sans-serif;margin:2em;color:#222}
         table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
         .Synced{color:#080}.Degraded{color:#b00}.Suspended{color:#a60}.Unknown{color:#666}
-        code{font:12px ui-monospace,monospace}.err{color:#b00;white-space:pre-wrap}
+        code{font:12px ui-monospace,monospace}.t{white-space:nowrap}.err{color:#b00;white-space:pre-wrap}
         </style></head><body>
         <h1>Berth</h1>
 
@@ -45,7 +45,7 @@ enum StatusPage {
             html += "<tr><td><a href=\"#app-\(escape(app.name))\">\(escape(app.name))</a></td>"
             html += "<td class=\"\(app.health.rawValue)\">\(escape(state))</td>"
             html += "<td><code>\(escape(String((app.revision ?? "–").prefix(12))))</code></td>"
-            html += "<td>\(app.release.map(String.init) ?? "–")</td><td>\(time(app.lastSyncAt))</td>"
+            html += "<td>\(app.release.map(String.init) ?? "–")</td><td class=\"t\">\(time(app.lastSyncAt))</td>"
             html += "<td class=\"err\">\(escape(app.lastError ?? ""))</td></tr>\n"
         }
         html += "</table>\n"
@@ -53,7 +53,7 @@ enum StatusPage {
             html += "<h2 id=\"app-\(escape(app.name))\">\(escape(app.name))</h2>\n"
             html += "<table><tr><th>Finished</th><th>Trigger</th><th>Commit</th><th>Outcome</th><th>Changes</th><th>Error</th></tr>\n"
             for run in runs[app.name] ?? [] {
-                html += "<tr><td>\(time(run.finishedAt))</td><td>\(escape(run.trigger))</td>"
+                html += "<tr><td class=\"t\">\(time(run.finishedAt))</td><td>\(escape(run.trigger))</td>"
                 html += "<td><code>\(escape(String((run.commit ?? "–").prefix(12))))</code></td><td>\(run.outcome.rawValue)</td>"
                 html += "<td>\(run.changes)</td><td class=\"err\">\(escape(run.error ?? ""))</td></tr>\n"
             }
