@@ -1,3 +1,4 @@
+import BerthYAML
 import Compose
 import Foundation
 import GitSource
@@ -5,8 +6,8 @@ import Logging
 
 /// Loads one app of a GitOps repo as its compose project.
 public enum AppLoader {
-    /// The project name is the app's name unless the compose file sets `name:` (DESIGN,
-    /// "Identity on the host"); so load once to learn whether it does.
+    /// The project name is the app's name unless one of its compose files sets `name:` (DESIGN,
+    /// "Identity on the host"). The loaded document always has a name, so the files are asked.
     public static func load(_ app: AppConfig, root: URL, services: [String] = [], logger: Logger) throws(ServerError) -> Project {
         let directory = root.appendingPathComponent(app.path).standardizedFileURL.path
         var environment = ProcessInfo.processInfo.environment
@@ -17,11 +18,18 @@ public enum AppLoader {
                                      services: services)
         do {
             let first = try ProjectLoader.load(options, logger: logger)
-            if first.document["name"] != nil { return first }
+            if first.configFiles.contains(where: setsName) { return first }
             options.projectName = ProjectLoader.normalizeProjectName(app.name)
             return try ProjectLoader.load(options, logger: logger)
         } catch {
             throw ServerError("app \(app.name) (\(app.path)): \(error)")
         }
+    }
+
+    /// Whether a compose file has a top-level `name:` (the loader already read it, so it parses).
+    static func setsName(_ path: String) -> Bool {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let document = try? YAML.parse(text, file: path) else { return false }
+        return document["name"] != nil
     }
 }

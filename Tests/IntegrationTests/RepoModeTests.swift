@@ -10,7 +10,8 @@ import Testing
         let repo = base.appendingPathComponent("repo")
         let state = base.appendingPathComponent("state")
         let app = TestNames.unique("rapp")
-        try FileManager.default.createDirectory(at: repo.appendingPathComponent("apps/\(app)"), withIntermediateDirectories: true)
+        // The folder is not named after the app: the project must still be the app's name.
+        try FileManager.default.createDirectory(at: repo.appendingPathComponent("apps/folder"), withIntermediateDirectories: true)
         func git(_ args: String...) async throws -> String {
             let r = try await Host.run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + args, directory: repo.path)
             #expect(r.status == 0, "git \(args): \(r.stderr)")
@@ -26,12 +27,12 @@ import Testing
                   VALUE: "\(value)"
                 labels:
                   dev.berth.test: "1"
-            """.write(to: repo.appendingPathComponent("apps/\(app)/compose.yaml"), atomically: true, encoding: .utf8)
+            """.write(to: repo.appendingPathComponent("apps/folder/compose.yaml"), atomically: true, encoding: .utf8)
             _ = try await git("add", "-A")
             _ = try await git("commit", "-qm", "value \(value)")
             return try await git("rev-parse", "HEAD")
         }
-        try "apps:\n  \(app):\n    path: apps/\(app)\n".write(to: repo.appendingPathComponent("berth.yaml"), atomically: true, encoding: .utf8)
+        try "apps:\n  \(app):\n    path: apps/folder\n".write(to: repo.appendingPathComponent("berth.yaml"), atomically: true, encoding: .utf8)
         _ = try await git("init", "-q", "-b", "main")
         let first = try await commit("one")
         let second = try await commit("two")
