@@ -10,6 +10,7 @@ WORKDIR /src
 # the manifest and the lock file come first so the resolution is cached across source edits.
 COPY Package.swift Package.resolved* ./
 COPY Sources ./Sources
+# Package.swift declares the test targets too, so their folders must exist to load it.
 COPY Tests ./Tests
 RUN swift package resolve
 # The Swift runtime (stdlib, Foundation, Dispatch) goes into the binary, so the runtime stage
