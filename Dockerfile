@@ -9,9 +9,10 @@ WORKDIR /src
 # Packages resolve through the git mirrors baked into the Swift image (see ops/base-images);
 # the manifest and the lock file come first so the resolution is cached across source edits.
 COPY Package.swift Package.resolved* ./
-COPY Sources ./Sources
-COPY Tests ./Tests
 RUN swift package resolve
+COPY Sources ./Sources
+# Package.swift declares the test targets too, so their folders must exist to build.
+COPY Tests ./Tests
 # The Swift runtime (stdlib, Foundation, Dispatch) goes into the binary, so the runtime stage
 # needs only Debian's C libraries.
 RUN swift build -c release --static-swift-stdlib --product berth \

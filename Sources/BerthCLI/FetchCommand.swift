@@ -34,6 +34,9 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(help: "Skip TLS certificate checks (testing only).")
     var insecure = false
 
+    @Flag(help: "Write each chunk on the transfer's thread (HTTPClient.send(_:sink:)) instead of through the async body stream; for comparing the two paths. The status is known only at the end.")
+    var sink = false
+
     @Flag(help: "Print {\"bytes\", \"seconds\", \"peakResidentBytes\", \"status\"} as JSON on stdout (stderr with -o -).")
     var stats = false
 
@@ -60,18 +63,34 @@ struct FetchCommand: AsyncParsableCommand {
         }
 
         let start = ContinuousClock.now
-        let response = try await client.stream(HTTPRequest(method: .get, url: url, unixSocketPath: unixSocket))
-        guard (200..<300).contains(response.status) else {
-            response.body.cancel()
-            FileHandle.standardError.write(Data("error: GET \(url) answered \(response.status)\n".utf8))
-            throw ExitCode(1)
-        }
+        let request = HTTPRequest(method: .get, url: url, unixSocketPath: unixSocket)
+        let status: Int
         var bytes: Int64 = 0
-        for try await chunk in response.body {
-            // A blocking write is fine here: it is bounded by the disk and this process does
-            // nothing else.
-            try file.write(contentsOf: chunk)
-            bytes += Int64(chunk.count)
+        if sink {
+            let count = ByteCount()
+            let head = try await client.send(request, sink: { chunk in
+                try file.write(contentsOf: chunk)
+                count.add(chunk.count)
+            })
+            status = head.status
+            bytes = count.value
+        } else {
+            let response = try await client.stream(request)
+            status = response.status
+            if (200..<300).contains(status) {
+                for try await chunk in response.body {
+                    // A blocking write is fine here: it is bounded by the disk and this
+                    // process does nothing else.
+                    try file.write(contentsOf: chunk)
+                    bytes += Int64(chunk.count)
+                }
+            } else {
+                response.body.cancel()
+            }
+        }
+        guard (200..<300).contains(status) else {
+            FileHandle.standardError.write(Data("error: GET \(url) answered \(status)\n".utf8))
+            throw ExitCode(1)
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -79,7 +98,7 @@ struct FetchCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let data = try encoder.encode(
-                Stats(status: response.status, bytes: bytes, seconds: seconds, peakResidentBytes: Self.peakResidentBytes()))
+                Stats(status: status, bytes: bytes, seconds: seconds, peakResidentBytes: Self.peakResidentBytes()))
             // With the body on stdout, the report goes to stderr.
             let line = Data((String(decoding: data, as: UTF8.self) + "\n").utf8)
             (output == "-" ? FileHandle.standardError : FileHandle.standardOutput).write(line)
@@ -95,4 +114,12 @@ struct FetchCommand: AsyncParsableCommand {
         }
         return nil
     }
+}
+
+/// Bytes written by the sink, which runs on the transfer's thread.
+private final class ByteCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n: Int64 = 0
+    func add(_ k: Int) { lock.withLock { n += Int64(k) } }
+    var value: Int64 { lock.withLock { n } }
 }

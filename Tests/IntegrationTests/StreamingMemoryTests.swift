@@ -10,11 +10,14 @@ import TestSupport
 /// download runs in its own process (`berth fetch`), so the figure is not polluted by the other
 /// tests of this run; the process reports its own peak (VmHWM).
 @Suite struct StreamingMemoryTests {
-    @Test func oneGiBDownloadStaysUnder50MB() async throws {
+    /// Both client paths: the async body stream (`[]`) and the transfer-thread sink.
+    @Test(arguments: [[String](), ["--sink"]])
+    func oneGiBDownloadStaysUnder50MB(mode: [String]) async throws {
         let size = 1 << 30
         let server = try BigBodyServer(size: size)
         defer { server.stop() }
-        let r = try await Shell.run(Host.berthBinary, ["fetch", "http://127.0.0.1:\(server.port)/big", "--output", "/dev/null", "--stats"])
+        let r = try await Shell.run(
+            Host.berthBinary, ["fetch", "http://127.0.0.1:\(server.port)/big", "--output", "/dev/null", "--stats"] + mode)
         #expect(r.status == 0, "\(r.stderr)")
         struct Stats: Decodable { var status: Int; var bytes: Int; var seconds: Double; var peakResidentBytes: Int }
         let stats = try JSONDecoder().decode(Stats.self, from: Data(r.stdout.utf8))
@@ -34,6 +37,17 @@ import TestSupport
         let data = try Data(contentsOf: file)
         #expect(data.count == size)
         #expect(data == BigBodyServer.expected(size))
+    }
+
+    @Test func sinkPathWritesTheSameBytes() async throws {
+        let size = 2 << 20 + 777
+        let server = try BigBodyServer(size: size)
+        defer { server.stop() }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(TestNames.unique("berth-fetch-sink"))
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = try await Shell.run(Host.berthBinary, ["fetch", "--sink", "http://127.0.0.1:\(server.port)/big", "-o", file.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try Data(contentsOf: file) == BigBodyServer.expected(size))
     }
 
     @Test func errorStatusFailsWithoutWritingABody() async throws {
