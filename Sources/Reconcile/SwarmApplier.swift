@@ -12,14 +12,18 @@ public struct SwarmReconciler: Sendable {
         self.logger = logger
     }
 
-    /// Fails unless this engine is an active swarm manager (services live in the managers' store).
+    /// Fails unless this engine is an active swarm manager (services live in the managers'
+    /// store). `GET /swarm` answers only on managers and is far cheaper than `GET /info`,
+    /// which is asked only to say what is wrong.
     public func requireManager() async throws {
+        do {
+            _ = try await engine.inspectSwarm()
+            return
+        } catch let e as EngineError where e.status == 503 || e.status == 406 {}
         let swarm = try await engine.info().swarm
-        guard swarm?.localNodeState == "active", swarm?.controlAvailable == true else {
-            let state = swarm?.localNodeState.flatMap { $0.isEmpty ? nil : $0 } ?? "inactive"
-            throw ReconcileError.invalidProject(
-                "the engine at \(engine.endpoint) is not a swarm manager (swarm state: \(state)\(swarm?.controlAvailable == false && state == "active" ? ", worker node" : "")); run `docker swarm init` (ops/setup does for a single node) or point DOCKER_HOST at a manager; nothing was changed")
-        }
+        let state = swarm?.localNodeState.flatMap { $0.isEmpty ? nil : $0 } ?? "inactive"
+        throw ReconcileError.invalidProject(
+            "the engine at \(engine.endpoint) is not a swarm manager (swarm state: \(state)\(swarm?.controlAvailable == false && state == "active" ? ", worker node" : "")); run `docker swarm init` (ops/setup does for a single node) or point DOCKER_HOST at a manager; nothing was changed")
     }
 
     /// One filtered service list, plus the network, secret and config lists, in parallel.
