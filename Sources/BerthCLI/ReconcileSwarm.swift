@@ -10,12 +10,15 @@ extension ReconcileCommand {
         -> (Plan, [String], @Sendable () async -> Applier.Report)
     {
         let reconciler = SwarmReconciler(engine: engine, logger: logger)
-        try await reconciler.requireManager()
+        // The manager check, the swarm's state and the stack's images in one round of calls.
+        async let manager: Void = reconciler.requireManager()
+        async let current = reconciler.actualState(stack: target.compose.name)
         let stack = try await SwarmStackBuilder(engine: engine, logger: logger).build(target.compose, context: target.context)
+        try await manager
+        let actual = try await current
         for warning in stack.warnings {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
-        let actual = try await reconciler.actualState(stack: stack.name)
         try reconciler.validate(stack, actual: actual)
         // With only some services selected the others are not orphans.
         let planner = SwarmPlanner(options: .init(prune: target.prune && services.isEmpty))

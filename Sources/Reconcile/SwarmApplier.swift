@@ -12,14 +12,18 @@ public struct SwarmReconciler: Sendable {
         self.logger = logger
     }
 
-    /// Fails unless this engine is an active swarm manager (services live in the managers' store).
+    /// Fails unless this engine is an active swarm manager (services live in the managers'
+    /// store). `GET /swarm` answers only on managers and is far cheaper than `GET /info`,
+    /// which is asked only to say what is wrong.
     public func requireManager() async throws {
+        do {
+            _ = try await engine.inspectSwarm()
+            return
+        } catch let e as EngineError where e.status == 503 || e.status == 406 {}
         let swarm = try await engine.info().swarm
-        guard swarm?.localNodeState == "active", swarm?.controlAvailable == true else {
-            let state = swarm?.localNodeState.flatMap { $0.isEmpty ? nil : $0 } ?? "inactive"
-            throw ReconcileError.invalidProject(
-                "the engine at \(engine.endpoint) is not a swarm manager (swarm state: \(state)\(swarm?.controlAvailable == false && state == "active" ? ", worker node" : "")); run `docker swarm init` (ops/setup does for a single node) or point DOCKER_HOST at a manager; nothing was changed")
-        }
+        let state = swarm?.localNodeState.flatMap { $0.isEmpty ? nil : $0 } ?? "inactive"
+        throw ReconcileError.invalidProject(
+            "the engine at \(engine.endpoint) is not a swarm manager (swarm state: \(state)\(swarm?.controlAvailable == false && state == "active" ? ", worker node" : "")); run `docker swarm init` (ops/setup does for a single node) or point DOCKER_HOST at a manager; nothing was changed")
     }
 
     /// One filtered service list, plus the network, secret and config lists, in parallel.
@@ -62,7 +66,7 @@ public struct SwarmApplier: Sendable {
         public var pollInterval: Duration
         /// Base64 `X-Registry-Auth` for the nodes' pulls (never logged).
         public var registryAuth: String?
-        public init(waitTimeout: Duration = .seconds(300), pollInterval: Duration = .milliseconds(500), registryAuth: String? = nil) {
+        public init(waitTimeout: Duration = .seconds(300), pollInterval: Duration = .milliseconds(250), registryAuth: String? = nil) {
             self.waitTimeout = waitTimeout
             self.pollInterval = pollInterval
             self.registryAuth = registryAuth
@@ -108,20 +112,32 @@ public struct SwarmApplier: Sendable {
         let current = Dictionary(actual.services.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let secretIDsNow = secretIDs, configIDsNow = configIDs
         let serviceActions = plan.actions.filter { $0.kind == .create || $0.kind == .replace || $0.kind == .unchanged }
-        let serviceOutcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
-            for (index, action) in serviceActions.enumerated() {
+        // Submit every create and update at once, then watch them all with one service list
+        // and one task list per poll (not two calls per service).
+        let submitted = await withTaskGroup(of: (Int, Submitted).self) { group in
+            for (index, action) in serviceActions.enumerated() where action.kind != .unchanged {
                 guard let service = stack.service(action.target) else { continue }
                 group.addTask {
-                    if action.kind == .unchanged { return (index, Outcome(action: action, ok: true, error: nil, rolledBack: false)) }
                     let existing = action.containerID.flatMap { current[$0] }
-                    return (index, await deploy(action, service: service, existing: existing, stack: stack,
+                    return (index, await submit(action, service: service, existing: existing, stack: stack,
                                                 secretIDs: secretIDsNow, configIDs: configIDsNow))
                 }
             }
-            var all: [(Int, Outcome)] = []
-            for await r in group { all.append(r) }
-            return all.sorted { $0.0 < $1.0 }.map(\.1)
+            var all: [Int: Submitted] = [:]
+            for await (index, r) in group { all[index] = r }
+            return all
         }
+        var watched: [String: Watch] = [:]
+        var results: [Int: Outcome] = [:]
+        for (index, action) in serviceActions.enumerated() {
+            switch submitted[index] {
+            case .id(let id)?: watched[id] = Watch(index: index, action: action, name: action.target)
+            case .failed(let outcome)?: results[index] = outcome
+            case nil: results[index] = Outcome(action: action, ok: true, error: nil, rolledBack: false)
+            }
+        }
+        for (index, outcome) in await waitConverged(watched) { results[index] = outcome }
+        let serviceOutcomes = results.sorted { $0.key < $1.key }.map(\.value)
         outcomes += serviceOutcomes
         let servicesOK = serviceOutcomes.allSatisfy { $0.ok }
 
@@ -172,100 +188,138 @@ public struct SwarmApplier: Sendable {
         return spec
     }
 
-    private func deploy(_ action: Action, service: SwarmDesiredService, existing: SwarmService?, stack: SwarmStack,
-                        secretIDs: [String: String], configIDs: [String: String]) async -> Outcome {
-        let id: String
+    /// Creates or updates one service; the service ID, or the failed outcome.
+    private func submit(_ action: Action, service: SwarmDesiredService, existing: SwarmService?, stack: SwarmStack,
+                        secretIDs: [String: String], configIDs: [String: String]) async -> Submitted {
         do {
             if action.kind == .create {
                 let spec = finalSpec(service, stack: stack, secretIDs: secretIDs, configIDs: configIDs, existing: nil)
                 let response = try await engine.createService(spec, registryAuth: options.registryAuth)
                 for w in response.warnings ?? [] { logger.warning("\(service.name): \(w)") }
-                id = response.id
-            } else {
-                // Read the version right before writing: the engine refuses a stale one.
-                let fresh = try await engine.inspectService(action.containerID ?? service.name)
-                let spec = finalSpec(service, stack: stack, secretIDs: secretIDs, configIDs: configIDs, existing: fresh)
-                let response = try await engine.updateService(fresh.id, version: fresh.version?.index ?? 0, spec: spec,
-                                                              registryAuth: options.registryAuth)
-                for w in response.warnings ?? [] { logger.warning("\(service.name): \(w)") }
-                id = fresh.id
+                return .id(response.id)
             }
+            // Read the version right before writing: the engine refuses a stale one.
+            let fresh = try await engine.inspectService(action.containerID ?? service.name)
+            let spec = finalSpec(service, stack: stack, secretIDs: secretIDs, configIDs: configIDs, existing: fresh)
+            let response = try await engine.updateService(fresh.id, version: fresh.version?.index ?? 0, spec: spec,
+                                                          registryAuth: options.registryAuth)
+            for w in response.warnings ?? [] { logger.warning("\(service.name): \(w)") }
+            return .id(fresh.id)
         } catch {
-            return Outcome(action: action, ok: false, error: "\(error)", rolledBack: false)
-        }
-        do {
-            try await waitConverged(id: id, name: service.name)
-            logger.debug("\(action.kind.rawValue) \(service.name) converged")
-            return Outcome(action: action, ok: true, error: nil, rolledBack: false)
-        } catch let failure as SwarmDeployFailure {
-            return Outcome(action: action, ok: false, error: failure.description, rolledBack: failure.rolledBack)
-        } catch {
-            return Outcome(action: action, ok: false, error: "\(error)", rolledBack: false)
+            return .failed(Outcome(action: action, ok: false, error: "\(error)", rolledBack: false))
         }
     }
 
-    /// Converged: no update in progress (or the update `completed`), and as many tasks as
-    /// desired run with the service's current task spec. `paused`, `rollback_paused` and
-    /// `rollback_completed` are failures; so is a service none of whose tasks wants to run
-    /// any more (restart condition none or max attempts used up) and the timeout.
-    func waitConverged(id: String, name: String) async throws {
-        let deadline = ContinuousClock.now + options.waitTimeout
+    enum Submitted: Sendable {
+        case id(String)
+        case failed(Outcome)
+    }
+
+    /// A service being watched until it converges.
+    struct Watch: Sendable {
+        var index: Int
+        var action: Action
+        var name: String
         var everRollingBack = false
-        // Swarm's reason for a rollback shows while it runs ("update rolled back due to failure
-        // or early termination of task …"); the final state only says "rollback completed".
+        /// Swarm's reason for a rollback shows while it runs ("update rolled back due to
+        /// failure or early termination of task …"); the final state only says "rollback completed".
         var rollbackCause: String?
-        while true {
-            async let listed = engine.listServices(filters: ["id": [id]], status: true)
-            async let taskList = engine.listTasks(filters: ["service": [id]])
-            guard let service = try await listed.first(where: { $0.id == id }) else {
-                throw SwarmDeployFailure(service: name, reason: "the service disappeared while deploying", tasks: [], rolledBack: false)
-            }
-            let tasks = try await taskList
-            let state = service.updateStatus?.state
-            let message = service.updateStatus?.message
-            let template = service.spec?.taskTemplate
-            let wanting = tasks.filter { $0.desiredState == "running" }
-            let current = wanting.filter { $0.spec == template }
-            let running = current.filter { $0.status?.state == "running" }.count
-            let desired = service.serviceStatus?.desiredTasks.map(Int.init) ?? service.spec?.mode?.replicated.map { Int($0.replicas ?? 1) }
-            let tasksConverged = desired.map { running >= $0 } == true && wanting.count == current.count
-            switch state {
-            case "paused":
-                throw SwarmDeployFailure(service: name, reason: "swarm paused the update\(message.map { ": \($0)" } ?? "")",
-                                         tasks: tasks, rolledBack: false)
-            case "rollback_completed":
-                // Swarm says so once the old tasks are scheduled; report when they run.
-                let why = rollbackCause ?? message
-                if tasksConverged {
-                    throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(why.map { ": \($0)" } ?? ""); the previous version runs",
-                                             tasks: tasks, rolledBack: true)
+    }
+
+    /// Polls until every watched service has converged or failed; outcomes by plan index.
+    func waitConverged(_ watched: [String: Watch]) async -> [(Int, Outcome)] {
+        var pending = watched
+        var done: [(Int, Outcome)] = []
+        let deadline = ContinuousClock.now + options.waitTimeout
+        while !pending.isEmpty {
+            let ids = Array(pending.keys)
+            do {
+                async let listed = engine.listServices(filters: ["id": ids], status: true)
+                async let taskList = engine.listTasks(filters: ["service": ids])
+                let services = try await listed
+                let tasks = try await taskList
+                let now = ContinuousClock.now
+                for id in ids {
+                    guard var watch = pending[id] else { continue }
+                    let mine = tasks.filter { $0.serviceID == id }
+                    do {
+                        guard let service = services.first(where: { $0.id == id }) else {
+                            throw SwarmDeployFailure(service: watch.name, reason: "the service disappeared while deploying", tasks: [], rolledBack: false)
+                        }
+                        if try check(service, tasks: mine, watch: &watch, pastDeadline: now >= deadline) {
+                            logger.debug("\(watch.action.kind.rawValue) \(watch.name) converged")
+                            done.append((watch.index, Outcome(action: watch.action, ok: true, error: nil, rolledBack: false)))
+                            pending[id] = nil
+                        } else {
+                            pending[id] = watch
+                        }
+                    } catch let failure as SwarmDeployFailure {
+                        done.append((watch.index, Outcome(action: watch.action, ok: false, error: failure.description, rolledBack: failure.rolledBack)))
+                        pending[id] = nil
+                    }
                 }
-                if ContinuousClock.now >= deadline {
-                    throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(why.map { ": \($0)" } ?? ""), but the previous version is not running after \(options.waitTimeout)",
-                                             tasks: tasks, rolledBack: true)
+                if pending.isEmpty { break }
+                try await Task.sleep(for: options.pollInterval)
+            } catch {
+                for watch in pending.values {
+                    done.append((watch.index, Outcome(action: watch.action, ok: false, error: "\(error)", rolledBack: false)))
                 }
-            case "rollback_paused":
-                throw SwarmDeployFailure(service: name, reason: "swarm paused the rollback of a failed update\(message.map { ": \($0)" } ?? "")",
-                                         tasks: tasks, rolledBack: false)
-            case "rollback_started":
-                everRollingBack = true
-                if let message, !message.isEmpty { rollbackCause = message }
-            case "updating":
                 break
-            default:
-                // nil (no update needed or not yet started) or completed: count the tasks.
-                if tasksConverged && !everRollingBack { return }
-                if wanting.isEmpty, (desired ?? 0) > 0, tasks.contains(where: { ["failed", "rejected", "complete"].contains($0.status?.state ?? "") }) {
-                    throw SwarmDeployFailure(service: name, reason: "no task of the service runs and swarm will not restart them (restart policy)",
-                                             tasks: tasks, rolledBack: false)
-                }
             }
-            if ContinuousClock.now >= deadline {
-                throw SwarmDeployFailure(service: name, reason: "not converged after \(options.waitTimeout) (update state: \(state ?? "none"))",
+        }
+        return done
+    }
+
+    /// True when converged: no update in progress (or the update `completed`), and as many
+    /// tasks as desired run with the service's current task spec. Throws for `paused`,
+    /// `rollback_paused` and `rollback_completed`, for a service none of whose tasks wants to
+    /// run any more (restart condition none or max attempts used up), and past the deadline.
+    func check(_ service: SwarmService, tasks: [SwarmTask], watch: inout Watch, pastDeadline: Bool) throws -> Bool {
+        let name = watch.name
+        let state = service.updateStatus?.state
+        let message = service.updateStatus?.message
+        let template = service.spec?.taskTemplate
+        let wanting = tasks.filter { $0.desiredState == "running" }
+        let current = wanting.filter { $0.spec == template }
+        let running = current.filter { $0.status?.state == "running" }.count
+        let desired = service.serviceStatus?.desiredTasks.map(Int.init) ?? service.spec?.mode?.replicated.map { Int($0.replicas ?? 1) }
+        let tasksConverged = desired.map { running >= $0 } == true && wanting.count == current.count
+        switch state {
+        case "paused":
+            throw SwarmDeployFailure(service: name, reason: "swarm paused the update\(message.map { ": \($0)" } ?? "")",
+                                     tasks: tasks, rolledBack: false)
+        case "rollback_completed":
+            // Swarm says so once the old tasks are scheduled; report when they run.
+            let why = watch.rollbackCause ?? message
+            if tasksConverged {
+                throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(why.map { ": \($0)" } ?? ""); the previous version runs",
+                                         tasks: tasks, rolledBack: true)
+            }
+            if pastDeadline {
+                throw SwarmDeployFailure(service: name, reason: "swarm rolled the update back\(why.map { ": \($0)" } ?? ""), but the previous version is not running after \(options.waitTimeout)",
+                                         tasks: tasks, rolledBack: true)
+            }
+        case "rollback_paused":
+            throw SwarmDeployFailure(service: name, reason: "swarm paused the rollback of a failed update\(message.map { ": \($0)" } ?? "")",
+                                     tasks: tasks, rolledBack: false)
+        case "rollback_started":
+            watch.everRollingBack = true
+            if let message, !message.isEmpty { watch.rollbackCause = message }
+        case "updating":
+            break
+        default:
+            // nil (no update needed, or not started yet) or completed: count the tasks.
+            if tasksConverged && !watch.everRollingBack { return true }
+            if wanting.isEmpty, (desired ?? 0) > 0, tasks.contains(where: { ["failed", "rejected", "complete"].contains($0.status?.state ?? "") }) {
+                throw SwarmDeployFailure(service: name, reason: "no task of the service runs and swarm will not restart them (restart policy)",
                                          tasks: tasks, rolledBack: false)
             }
-            try await Task.sleep(for: options.pollInterval)
         }
+        if pastDeadline {
+            throw SwarmDeployFailure(service: name, reason: "not converged after \(options.waitTimeout) (update state: \(state ?? "none"))",
+                                     tasks: tasks, rolledBack: false)
+        }
+        return false
     }
 
     private func createNetwork(_ name: String, stack: SwarmStack) async throws {
