@@ -27,11 +27,13 @@ enum TypeCast {
         ("configs.*.external", .bool),
     ]
 
+    static let table = PathTable(rules)
+
     static func kind(at path: TreePath) -> Kind? {
         guard let first = path.parts.first, ["services", "networks", "volumes", "secrets", "configs"].contains(first) else {
             return nil
         }
-        return rules.first { path.matches($0.0) }?.1
+        return table.first(matching: path)
     }
 
     static func cast(_ node: YAMLNode, _ path: TreePath) throws(ComposeError) -> YAMLNode {

@@ -38,6 +38,8 @@ enum ComposeUnicity {
         ("services.*.volumes", volume),
     ]
 
+    static let indexerTable = PathTable(indexers)
+
     static func enforce(_ node: YAMLNode) -> YAMLNode { enforce(node, TreePath()) }
 
     static func enforce(_ node: YAMLNode, _ path: TreePath) -> YAMLNode {
@@ -50,7 +52,7 @@ enum ComposeUnicity {
             out.content = .mapping(pairs)
             return out
         case .sequence(let items):
-            guard let indexer = indexers.first(where: { path.matches($0.0) })?.1 else { return node }
+            guard let indexer = indexerTable.first(matching: path) else { return node }
             var result: [YAMLNode] = []
             var positions: [String: Int] = [:]
             for item in items {
