@@ -77,8 +77,10 @@ public enum ProjectLoader {
         document = try Selection.apply(document, profiles: profiles, services: options.services)
         try Checks.validate(document)
         document = Canonical.ordered(document)
-        return try ModelDecoder.project(document, workingDirectory: projectDirectory, profiles: profiles,
-                                        environment: env, configFiles: files)
+        let project = try ModelDecoder.project(document, workingDirectory: projectDirectory, profiles: profiles,
+                                               environment: env, configFiles: files)
+        if options.target == .swarm { logSwarmWarnings(project, logger: logger) }
+        return project
     }
 
     static func findDefaultFiles(from start: String) throws(ComposeError) -> [String] {
@@ -196,7 +198,8 @@ struct TreeLoader {
         var out = node
         switch node.content {
         case .scalar(let text, let style):
-            guard text.contains("$") else { return try TypeCast.cast(node, path) }
+            // A byte scan: Foundation's String.contains(String) showed up in profiles.
+            guard text.utf8.contains(UInt8(ascii: "$")) else { return try TypeCast.cast(node, path) }
             let result: InterpolationResult
             do {
                 result = try Interpolator.evaluate(text, lookup: lookup)
