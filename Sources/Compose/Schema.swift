@@ -317,7 +317,10 @@ struct SchemaPattern: Sendable {
     func matchesName(_ name: String) -> Bool {
         switch source {
         case "^x-": return name.hasPrefix("x-")
-        case "^.+$": return !name.isEmpty
+        case "^.+$": return !name.isEmpty && !name.utf8.contains(UInt8(ascii: "\n"))
+        case ".+": return name.utf8.contains { $0 != UInt8(ascii: "\n") }
+        case "^[a-z]+$":
+            return !name.isEmpty && name.utf8.allSatisfy { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }
         case "^[a-zA-Z0-9._-]+$":
             return !name.isEmpty && name.unicodeScalars.allSatisfy { c in
                 (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "_" || c == "-"
