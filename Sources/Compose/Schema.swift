@@ -8,14 +8,116 @@ indirect enum JSONValue: Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(_ any: Any) {
-        switch any {
-        case let d as [String: Any]: self = .object(d.mapValues(JSONValue.init))
-        case let a as [Any]: self = .array(a.map(JSONValue.init))
-        case let s as String: self = .string(s)
-        case let n as NSNumber:
-            if String(cString: n.objCType) == "c" { self = .bool(n.boolValue) } else { self = .number(n.doubleValue) }
-        default: self = .null
+    /// A small JSON reader for the embedded schema: going through JSONSerialization and
+    /// casting `Any` back cost more at start-up than validating a typical file.
+    struct Parser {
+        let bytes: [UInt8]
+        var i = 0
+
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        /// The whole text as one value, nil when it is not valid JSON.
+        mutating func document() -> JSONValue? {
+            guard let value = value() else { return nil }
+            skipSpace()
+            return i == bytes.count ? value : nil
+        }
+
+        mutating func skipSpace() {
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+        }
+
+        mutating func literal(_ word: String) -> Bool {
+            let w = Array(word.utf8)
+            guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else { return false }
+            i += w.count
+            return true
+        }
+
+        mutating func value() -> JSONValue? {
+            skipSpace()
+            guard i < bytes.count else { return nil }
+            switch bytes[i] {
+            case UInt8(ascii: "{"):
+                i += 1
+                var object: [String: JSONValue] = [:]
+                skipSpace()
+                if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(object) }
+                while true {
+                    skipSpace()
+                    guard let key = string() else { return nil }
+                    skipSpace()
+                    guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
+                    i += 1
+                    guard let v = value() else { return nil }
+                    object[key] = v
+                    skipSpace()
+                    guard i < bytes.count else { return nil }
+                    if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(object) }
+                    return nil
+                }
+            case UInt8(ascii: "["):
+                i += 1
+                var array: [JSONValue] = []
+                skipSpace()
+                if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(array) }
+                while true {
+                    guard let v = value() else { return nil }
+                    array.append(v)
+                    skipSpace()
+                    guard i < bytes.count else { return nil }
+                    if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(array) }
+                    return nil
+                }
+            case UInt8(ascii: "\""):
+                return string().map(JSONValue.string)
+            case UInt8(ascii: "t"): return literal("true") ? .bool(true) : nil
+            case UInt8(ascii: "f"): return literal("false") ? .bool(false) : nil
+            case UInt8(ascii: "n"): return literal("null") ? .null : nil
+            default:
+                let start = i
+                while i < bytes.count, "+-0123456789.eE".utf8.contains(bytes[i]) { i += 1 }
+                return Double(String(decoding: bytes[start..<i], as: UTF8.self)).map(JSONValue.number)
+            }
+        }
+
+        mutating func string() -> String? {
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { return nil }
+            i += 1
+            var out: [UInt8] = []
+            while i < bytes.count {
+                let c = bytes[i]
+                i += 1
+                if c == UInt8(ascii: "\"") { return String(decoding: out, as: UTF8.self) }
+                guard c == UInt8(ascii: "\\") else { out.append(c); continue }
+                guard i < bytes.count else { return nil }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "u"):
+                    guard i + 4 <= bytes.count,
+                          var code = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16) else { return nil }
+                    i += 4
+                    // A surrogate pair spells one scalar outside the BMP.
+                    if code >= 0xD800, code < 0xDC00, i + 6 <= bytes.count, bytes[i] == UInt8(ascii: "\\"),
+                       bytes[i + 1] == UInt8(ascii: "u"),
+                       let low = UInt32(String(decoding: bytes[(i + 2)..<(i + 6)], as: UTF8.self), radix: 16),
+                       low >= 0xDC00, low < 0xE000 {
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    }
+                    out.append(contentsOf: String(Character(Unicode.Scalar(code) ?? "\u{FFFD}")).utf8)
+                default: out.append(e)  // \" \\ \/
+                }
+            }
+            return nil
         }
     }
 
@@ -41,9 +143,10 @@ struct SchemaValidator: Sendable {
     let root: Int
 
     static let compose: SchemaValidator = {
-        let data = Data(composeSpecSchemaJSON.utf8)
-        let any = (try? JSONSerialization.jsonObject(with: data)) ?? [String: Any]()
-        return SchemaValidator(schema: JSONValue(any))
+        // The embedded schema is known-good JSON; the fallback only keeps a broken edit from
+        // crashing (it would then accept everything, and the schema tests would fail).
+        var parser = JSONValue.Parser(Array(composeSpecSchemaJSON.utf8))
+        return SchemaValidator(schema: parser.document() ?? .bool(true))
     }()
 
     init(schema: JSONValue) {
