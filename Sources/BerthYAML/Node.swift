@@ -110,6 +110,9 @@ public struct YAMLNode: Sendable, Equatable {
         }
         set {
             guard case .mapping(var pairs) = content else { return }
+            // Drop this node's hold on the array first, so the edit below happens in place
+            // instead of copying every pair on each assignment.
+            content = .sequence([])
             if let index = pairs.firstIndex(where: { $0.key.scalarText == key }) {
                 if let newValue { pairs[index].value = newValue } else { pairs.remove(at: index) }
             } else if let newValue {

@@ -41,6 +41,17 @@ extension YAMLNode {
 
     /// What a plain scalar with this text means.
     public static func plainResolves(_ text: String) -> ScalarValue {
+        // Most scalars are names, images and paths: one look at the first byte settles them
+        // without comparing against every special spelling.
+        guard let lead = text.utf8.first else { return .null }
+        switch lead {
+        case UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+             UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            break
+        default:
+            return .string(text)
+        }
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE": return .bool(true)
@@ -58,15 +69,25 @@ extension YAMLNode {
     }
 
     private static func parseInt(_ text: String) -> Int? {
-        var body = Substring(text)
+        var body = text.utf8[...]
         var negative = false
-        if body.hasPrefix("-") { negative = true; body = body.dropFirst() } else if body.hasPrefix("+") { body = body.dropFirst() }
+        if body.first == UInt8(ascii: "-") { negative = true; body = body.dropFirst() }
+        else if body.first == UInt8(ascii: "+") { body = body.dropFirst() }
         guard !body.isEmpty else { return nil }
         var radix = 10
-        if body.hasPrefix("0x") { radix = 16; body = body.dropFirst(2) } else if body.hasPrefix("0o") { radix = 8; body = body.dropFirst(2) }
-        guard !body.isEmpty, body.allSatisfy({ $0.isHexDigit }) else { return nil }
-        guard let magnitude = Int(body, radix: radix) else { return nil }
+        if body.count > 1, body.first == UInt8(ascii: "0") {
+            let second = body[body.index(after: body.startIndex)]
+            if second == UInt8(ascii: "x") { radix = 16; body = body.dropFirst(2) }
+            else if second == UInt8(ascii: "o") { radix = 8; body = body.dropFirst(2) }
+        }
+        guard !body.isEmpty, body.allSatisfy(isHexDigit) else { return nil }
+        guard let magnitude = Int(String(decoding: body, as: UTF8.self), radix: radix) else { return nil }
         return negative ? -magnitude : magnitude
+    }
+
+    private static func isHexDigit(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))
+            || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F"))
     }
 
     private static func isFloat(_ text: String) -> Bool {

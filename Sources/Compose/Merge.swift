@@ -39,15 +39,15 @@ enum ComposeMerge {
         ("services.*.ulimits.*", replace),
     ]
 
+    static let specialTable = PathTable(specials)
+
     /// Merges `override` on top of `base` (both whole documents).
     static func merge(_ base: YAMLNode, _ override: YAMLNode) throws(ComposeError) -> YAMLNode {
         try mergeNode(base, override, TreePath())
     }
 
     static func mergeNode(_ e: YAMLNode, _ o: YAMLNode, _ path: TreePath) throws(ComposeError) -> YAMLNode {
-        for (pattern, merger) in specials where path.matches(pattern) {
-            return try merger(e, o, path)
-        }
+        if let merger = specialTable.first(matching: path) { return try merger(e, o, path) }
         if o.isNull { return e }
         switch (e.content, o.content) {
         case (.mapping, .mapping):

@@ -19,12 +19,14 @@ public struct ProjectOptions: Sendable {
     public var workingDirectory: String
     /// Keep only these services (and what they depend on); empty keeps all active ones.
     public var services: [String]
+    /// Where the project will run; `.swarm` logs a warning for each attribute swarm ignores.
+    public var target: DeployTarget
 
     public init(files: [String] = [], projectDirectory: String? = nil, projectName: String? = nil,
                 profiles: [String] = [], envFiles: [String] = [],
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 workingDirectory: String = FileManager.default.currentDirectoryPath,
-                services: [String] = []) {
+                services: [String] = [], target: DeployTarget = .compose) {
         self.files = files
         self.projectDirectory = projectDirectory
         self.projectName = projectName
@@ -33,6 +35,7 @@ public struct ProjectOptions: Sendable {
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.services = services
+        self.target = target
     }
 }
 

@@ -7,6 +7,8 @@ struct ResetPaths {
 
     /// Strips `!reset` nodes and the two tags from `node`, recording their paths.
     mutating func strip(_ node: YAMLNode, _ path: TreePath = TreePath()) -> YAMLNode? {
+        // Rebuilding the whole tree costs more than looking: most files have neither tag.
+        if !Self.hasTags(node) { return node }
         if node.tag == "!reset" {
             paths.append(path)
             return nil
@@ -34,6 +36,15 @@ struct ResetPaths {
             out.content = .mapping(kept)
         }
         return out
+    }
+
+    static func hasTags(_ node: YAMLNode) -> Bool {
+        if node.tag == "!reset" || node.tag == "!override" { return true }
+        switch node.content {
+        case .scalar: return false
+        case .sequence(let items): return items.contains(where: hasTags)
+        case .mapping(let pairs): return pairs.contains { hasTags($0.value) }
+        }
     }
 
     /// Removes the recorded paths from `node`.

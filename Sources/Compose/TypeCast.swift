@@ -27,15 +27,22 @@ enum TypeCast {
         ("configs.*.external", .bool),
     ]
 
+    static let table = PathTable(rules)
+
     static func kind(at path: TreePath) -> Kind? {
-        guard let first = path.parts.first, ["services", "networks", "volumes", "secrets", "configs"].contains(first) else {
-            return nil
+        switch path.parts.first {
+        case "services", "networks", "volumes", "secrets", "configs": return table.first(matching: path)
+        default: return nil
         }
-        return rules.first { path.matches($0.0) }?.1
     }
 
     static func cast(_ node: YAMLNode, _ path: TreePath) throws(ComposeError) -> YAMLNode {
-        guard let kind = kind(at: path), case .string(let text)? = node.value else { return node }
+        try castIfNeeded(node, path) ?? node
+    }
+
+    /// The cast node, or nil when this attribute is not cast or the value is already typed.
+    static func castIfNeeded(_ node: YAMLNode, _ path: TreePath) throws(ComposeError) -> YAMLNode? {
+        guard let kind = kind(at: path), case .string(let text)? = node.value else { return nil }
         var out = node
         switch kind {
         case .int:

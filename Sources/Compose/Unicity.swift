@@ -38,35 +38,52 @@ enum ComposeUnicity {
         ("services.*.volumes", volume),
     ]
 
+    static let indexerTable = PathTable(indexers)
+
     static func enforce(_ node: YAMLNode) -> YAMLNode { enforce(node, TreePath()) }
 
     static func enforce(_ node: YAMLNode, _ path: TreePath) -> YAMLNode {
+        enforced(node, path) ?? node
+    }
+
+    /// The node with duplicates removed, or nil when it has none: this runs over the whole
+    /// document after every merge, and copying every mapping regardless was needless work.
+    static func enforced(_ node: YAMLNode, _ path: TreePath) -> YAMLNode? {
         switch node.content {
-        case .mapping(var pairs):
-            for i in pairs.indices {
-                pairs[i].value = enforce(pairs[i].value, path.next(pairs[i].key.scalarText ?? ""))
+        case .mapping(let pairs):
+            var changed: [YAMLPair]?
+            for (i, pair) in pairs.enumerated() {
+                guard let new = enforced(pair.value, path.next(pair.key.scalarText ?? "")) else { continue }
+                var list = changed ?? pairs
+                changed = nil  // keeps `list` the only reference, so the write below does not copy
+                list[i].value = new
+                changed = list
             }
+            guard let changed else { return nil }
             var out = node
-            out.content = .mapping(pairs)
+            out.content = .mapping(changed)
             return out
         case .sequence(let items):
-            guard let indexer = indexers.first(where: { path.matches($0.0) })?.1 else { return node }
+            guard let indexer = indexerTable.first(matching: path) else { return nil }
             var result: [YAMLNode] = []
             var positions: [String: Int] = [:]
+            var replaced = false
             for item in items {
                 let key = indexer(item)
                 if let at = positions[key] {
                     result[at] = item
+                    replaced = true
                 } else {
                     positions[key] = result.count
                     result.append(item)
                 }
             }
+            guard replaced else { return nil }
             var out = node
             out.content = .sequence(result)
             return out
         case .scalar:
-            return node
+            return nil
         }
     }
 

@@ -1,20 +1,25 @@
 /// Go-style durations (`1m30s`, `1.5h`, `300ms`) and Docker byte sizes (`512m`, `1gb`, `1024`).
 public enum Units {
+    // Both parsers scan bytes: Character-level scanning showed up when decoding hundreds of
+    // services. Only ASCII digits and "." can form a number; anything else is part of the unit
+    // (so a non-ASCII digit still makes the value invalid, as before).
+
     public static func parseDuration(_ text: String) -> Duration? {
-        var s = Substring(text)
+        var bytes = Substring(text).utf8[...]
         var negative = false
-        if s.hasPrefix("-") { negative = true; s = s.dropFirst() } else if s.hasPrefix("+") { s = s.dropFirst() }
-        if s == "0" { return .zero }
-        guard !s.isEmpty else { return nil }
+        if bytes.first == UInt8(ascii: "-") { negative = true; bytes = bytes.dropFirst() }
+        else if bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+        if bytes.elementsEqual("0".utf8) { return .zero }
+        guard !bytes.isEmpty else { return nil }
         var totalNanos: Double = 0
-        while !s.isEmpty {
-            let number = s.prefix { $0.isNumber || $0 == "." }
-            guard !number.isEmpty, let value = Double(number) else { return nil }
-            s = s.dropFirst(number.count)
-            let unit = s.prefix { !($0.isNumber || $0 == ".") }
-            s = s.dropFirst(unit.count)
+        while !bytes.isEmpty {
+            let number = bytes.prefix(while: isNumberByte)
+            guard !number.isEmpty, let value = Double(String(decoding: number, as: UTF8.self)) else { return nil }
+            bytes = bytes.dropFirst(number.count)
+            let unitBytes = bytes.prefix { !isNumberByte($0) }
+            bytes = bytes.dropFirst(unitBytes.count)
             let scale: Double
-            switch unit {
+            switch String(decoding: unitBytes, as: UTF8.self) {
             case "ns": scale = 1
             case "us", "µs", "μs": scale = 1e3
             case "ms": scale = 1e6
@@ -28,6 +33,10 @@ public enum Units {
         let nanos = Int64(totalNanos.rounded())
         let d = Duration.nanoseconds(nanos)
         return negative ? .zero - d : d
+    }
+
+    private static func isNumberByte(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: ".")
     }
 
     /// Formats like Go's `time.Duration.String()` (`1m30s`, `500ms`, `0s`).
@@ -65,13 +74,15 @@ public enum Units {
     /// Byte sizes with binary multiples: `b`, `k`, `m`, `g`, `t`, `p`, optionally followed by
     /// `b` or `ib` (`512m`, `1.5GB`, `64kib`).
     public static func parseBytes(_ text: String) -> Int64? {
-        let s = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let number = s.prefix { $0.isNumber || $0 == "." }
-        guard !number.isEmpty, let value = Double(number) else { return nil }
-        var unit = s.dropFirst(number.count)
-        if unit.hasPrefix(" ") { unit = unit.dropFirst() }
+        var bytes = text.utf8[...]
+        while let c = bytes.first, c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") { bytes = bytes.dropFirst() }
+        while let c = bytes.last, c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") { bytes = bytes.dropLast() }
+        let number = bytes.prefix(while: isNumberByte)
+        guard !number.isEmpty, let value = Double(String(decoding: number, as: UTF8.self)) else { return nil }
+        var unit = bytes.dropFirst(number.count)
+        if unit.first == UInt8(ascii: " ") { unit = unit.dropFirst() }
         let scale: Double
-        switch unit {
+        switch String(decoding: unit, as: UTF8.self).lowercased() {
         case "", "b": scale = 1
         case "k", "kb", "kib": scale = 1024
         case "m", "mb", "mib": scale = 1024 * 1024

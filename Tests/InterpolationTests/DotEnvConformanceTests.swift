@@ -84,9 +84,20 @@ func startsWithDigit(_ key: String) -> Bool {
     }
 
     @Test(arguments: try loadDotEnvFileAssertions())
-    func fixtureFile(_ a: DotEnvFileAssertion) throws {
-        let data = try Data(contentsOf: TestPaths.fixture("dotenv/\(a.file)"))
-        let text = String(decoding: data, as: UTF8.self)
+    func fixtureFile(_ a: DotEnvFileAssertion) {
+        #expect(Self.check(a) == [])
+    }
+
+    /// What differs from godotenv's assertion; empty when it holds.
+    static func check(_ a: DotEnvFileAssertion) -> [String] {
+        var failures: [String] = []
+        func want(_ ok: Bool, _ what: @autoclosure () -> String) { if !ok { failures.append(what()) } }
+        let text: String
+        do {
+            text = String(decoding: try Data(contentsOf: TestPaths.fixture("dotenv/\(a.file)")), as: UTF8.self)
+        } catch {
+            return ["cannot read \(a.file): \(error)"]
+        }
         var asked: [String] = []
         let lookupEnv = a.lookupEnv
 
@@ -110,29 +121,39 @@ func startsWithDigit(_ key: String) -> Bool {
             }
         }
 
-        if a.error == true {
-            let error = try #require(throws: DotEnvError.self) { try read() }
+        let result: [String: String]
+        do {
+            result = try read()
+        } catch {
+            guard a.error == true else { return ["unexpected error: \(error)"] }
             if let contains = a.errorContains {
-                #expect(error.composeMessage.contains(contains), "\(error.composeMessage)")
+                want(error.composeMessage.contains(contains), "message \"\(error.composeMessage)\" lacks \"\(contains)\"")
             }
-            #expect(error.description.hasPrefix("\(a.file):"))
-            return
+            want(error.description.hasPrefix("\(a.file):"), "description \"\(error.description)\" does not name the file")
+            return failures
         }
-        let result = try read()
+        if a.error == true { return ["expected an error, got \(result)"] }
         let values = a.values ?? [:]
         if a.api == "Load" {
-            for (key, value) in values { #expect((result[key] ?? "") == value, "\(key)") }
+            for (key, value) in values { want((result[key] ?? "") == value, "\(key)=\(result[key] ?? ""), want \(value)") }
         } else if a.partial == false {
-            #expect(result == values)
+            want(result == values, "got \(result), want \(values)")
         } else {
-            for (key, value) in values { #expect(result[key] == value, "\(key)") }
+            for (key, value) in values { want(result[key] == value, "\(key)=\(result[key] ?? "<unset>"), want \(value)") }
         }
-        for key in a.absent ?? [] { #expect(result[key] == nil, "\(key)") }
-        for key in a.lookupCalledFor ?? [] { #expect(asked.contains(key), "\(key)") }
+        for key in a.absent ?? [] { want(result[key] == nil, "\(key) should be absent") }
+        for key in a.lookupCalledFor ?? [] { want(asked.contains(key), "lookup not asked for \(key)") }
+        return failures
     }
 
     @Test(arguments: try loadDotEnvParseCases())
-    func parseCase(_ c: DotEnvParseCase) throws {
+    func parseCase(_ c: DotEnvParseCase) {
+        #expect(Self.check(c) == [])
+    }
+
+    static func check(_ c: DotEnvParseCase) -> [String] {
+        var failures: [String] = []
+        func want(_ ok: Bool, _ what: @autoclosure () -> String) { if !ok { failures.append(what()) } }
         func run() throws(DotEnvError) -> [String: String] {
             if c.api == "GetEnvFromFile" {
                 let env = c.currentEnv ?? [:]
@@ -146,20 +167,44 @@ func startsWithDigit(_ key: String) -> Bool {
             return dictionary(try DotEnv.parse(input))
         }
 
-        if c.error == true {
-            let error = try #require(throws: DotEnvError.self) { try run() }
+        let result: [String: String]
+        do {
+            result = try run()
+        } catch {
+            guard c.error == true else { return ["unexpected error: \(error)"] }
             if let contains = c.errorContains {
-                #expect(error.composeMessage.contains(contains), "\(error.composeMessage)")
+                want(error.composeMessage.contains(contains), "message \"\(error.composeMessage)\" lacks \"\(contains)\"")
             }
-            if let message = c.errorMessage { #expect(error.composeMessage == message) }
-            return
+            if let message = c.errorMessage {
+                want(error.composeMessage == message, "message \"\(error.composeMessage)\", want \"\(message)\"")
+            }
+            return failures
         }
-        let result = try run()
-        let expected = try #require(c.expected)
+        if c.error == true { return ["expected an error, got \(result)"] }
+        guard let expected = c.expected else { return ["case has no expected values"] }
         if c.partial == false {
-            #expect(result == expected)
+            want(result == expected, "got \(result), want \(expected)")
         } else {
-            for (key, value) in expected { #expect(result[key] == value, "\(key)") }
+            for (key, value) in expected { want(result[key] == value, "\(key)=\(result[key] ?? "<unset>"), want \(value)") }
         }
+        return failures
+    }
+
+    // One line per fixture set; deliberate differences are listed in Tests/CONFORMANCE.md.
+
+    @Test func fixtureFileSummary() throws {
+        let assertions = try loadDotEnvFileAssertions()
+        let failed = assertions.filter { !Self.check($0).isEmpty }.map(\.testDescription)
+        reportConformance("dotenv files", total: assertions.count, failed: failed)
+        #expect(assertions.count == 19)
+        #expect(failed == [])
+    }
+
+    @Test func parseCaseSummary() throws {
+        let cases = try loadDotEnvParseCases()
+        let failed = cases.filter { !Self.check($0).isEmpty }.map(\.id)
+        reportConformance("dotenv parse-cases", total: cases.count, failed: failed)
+        #expect(cases.count == 75)
+        #expect(failed == [])
     }
 }

@@ -53,41 +53,86 @@ func loadOperatorChoiceCases() throws -> [OperatorChoiceCase] {
     }
 
     @Test(arguments: try loadInterpolationCases())
-    func composeGoCase(_ c: InterpolationCase) throws {
+    func composeGoCase(_ c: InterpolationCase) {
+        let failures = Self.check(c)
+        #expect(failures == [])
+    }
+
+    /// What differs from compose-go's expectation; empty when the case passes.
+    static func check(_ c: InterpolationCase) -> [String] {
+        var failures: [String] = []
+        func want(_ ok: Bool, _ what: @autoclosure () -> String) { if !ok { failures.append(what()) } }
         let env = c.env
         if c.error == true {
-            let error = try #require(throws: InterpolationError.self) {
-                try Interpolator.interpolate(c.template, lookup: { env[$0] })
+            let error: InterpolationError
+            do {
+                let value = try Interpolator.interpolate(c.template, lookup: { env[$0] })
+                return ["expected an error, got \"\(value)\""]
+            } catch let e {
+                error = e
             }
             if let contains = c.errorContains {
-                #expect(error.composeMessage.contains(contains), "\(error.composeMessage)")
-                #expect(error.description.contains(contains))
+                want(error.composeMessage.contains(contains), "message \"\(error.composeMessage)\" lacks \"\(contains)\"")
+                want(error.description.contains(contains), "description \"\(error.description)\" lacks \"\(contains)\"")
             }
             if c.errorKind == "missing_required" {
-                #expect(error.kind == .missingRequired)
+                want(error.kind == .missingRequired, "kind \(error.kind), want missingRequired")
             } else {
-                #expect(error.kind == .invalidTemplate)
-                #expect(error.composeMessage.hasPrefix("Invalid template: "))
+                want(error.kind == .invalidTemplate, "kind \(error.kind), want invalidTemplate")
+                want(error.composeMessage.hasPrefix("Invalid template: "), "message \"\(error.composeMessage)\"")
             }
-            if let variable = c.errorVariable { #expect(error.variable == variable) }
-            if let reason = c.errorReason { #expect(error.reason == reason) }
-            #expect(error.text == c.template)
+            if let variable = c.errorVariable { want(error.variable == variable, "variable \(String(describing: error.variable))") }
+            if let reason = c.errorReason { want(error.reason == reason, "reason \(String(describing: error.reason))") }
+            want(error.text == c.template, "text \(error.text)")
         } else {
-            let expected = try #require(c.expected)
-            let result = try Interpolator(environment: env).evaluate(c.template)
-            #expect(result.value == expected)
-            // The instance and static entry points must agree.
-            #expect(try Interpolator(environment: env).interpolate(c.template) == expected)
-            if let warnings = c.warnings {
-                #expect(result.unsetVariables.count == warnings, "\(result.unsetVariables)")
+            guard let expected = c.expected else { return ["case has no expected value"] }
+            do {
+                let result = try Interpolator(environment: env).evaluate(c.template)
+                want(result.value == expected, "got \"\(result.value)\", want \"\(expected)\"")
+                // The instance and static entry points must agree.
+                let other = try Interpolator(environment: env).interpolate(c.template)
+                want(other == expected, "interpolate() gave \"\(other)\"")
+                if let warnings = c.warnings {
+                    want(result.unsetVariables.count == warnings, "unset variables \(result.unsetVariables), want \(warnings)")
+                }
+            } catch {
+                failures.append("unexpected error: \(error)")
             }
         }
+        return failures
     }
 
     @Test(arguments: try loadOperatorChoiceCases())
     func operatorChoice(_ c: OperatorChoiceCase) {
-        let op = TemplateEngine.earliestOperator(in: Array(c.input.unicodeScalars)[...])
-        let text = op.map { String(String.UnicodeScalarView($0.text)) }
-        #expect(text == c.operator)
+        #expect(Self.chosenOperator(c) == c.operator)
     }
+
+    static func chosenOperator(_ c: OperatorChoiceCase) -> String? {
+        let op = TemplateEngine.earliestOperator(in: Array(c.input.unicodeScalars)[...])
+        return op.map { String(String.UnicodeScalarView($0.text)) }
+    }
+
+    // One line per fixture set; deliberate differences are listed in Tests/CONFORMANCE.md.
+
+    @Test func interpolationSummary() throws {
+        let cases = try loadInterpolationCases()
+        let failed = cases.filter { !Self.check($0).isEmpty }.map(\.id)
+        reportConformance("compose-interpolation", total: cases.count, failed: failed)
+        #expect(cases.count == 107)
+        #expect(failed == [])
+    }
+
+    @Test func operatorChoiceSummary() throws {
+        let cases = try loadOperatorChoiceCases()
+        let failed = cases.filter { Self.chosenOperator($0) != $0.operator }.map(\.name)
+        reportConformance("compose-interpolation operator-choice", total: cases.count, failed: failed)
+        #expect(failed == [])
+    }
+}
+
+/// Prints `conformance <set>: passed/total passed` and the names of failing cases.
+func reportConformance(_ set: String, total: Int, failed: [String]) {
+    var line = "conformance \(set): \(total - failed.count)/\(total) passed"
+    if !failed.isEmpty { line += " (failed: \(failed.joined(separator: ", ")))" }
+    print(line)
 }

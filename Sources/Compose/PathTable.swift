@@ -1,0 +1,45 @@
+/// Rules keyed by `services.*.ports`-style patterns, looked up for every node the loader walks.
+/// Splitting and comparing each pattern per node was most of the time spent loading a large
+/// project, so the patterns are split once and bucketed by their last part.
+struct PathTable<Value: Sendable>: Sendable {
+    private struct Rule: Sendable {
+        var order: Int
+        /// nil stands for `*`: any key or index.
+        var parts: [String?]
+        var value: Value
+    }
+
+    private var byLast: [String: [Rule]] = [:]
+    private var anyLast: [Rule] = []
+
+    init(_ rules: [(String, Value)]) {
+        for (order, (pattern, value)) in rules.enumerated() {
+            let parts = pattern.split(separator: ".", omittingEmptySubsequences: false).map { $0 == "*" ? nil : String($0) }
+            let rule = Rule(order: order, parts: parts, value: value)
+            if let last = parts.last, let key = last { byLast[key, default: []].append(rule) } else { anyLast.append(rule) }
+        }
+    }
+
+    /// The value of the first rule (in the order given) whose pattern matches `path`.
+    func first(matching path: TreePath) -> Value? {
+        guard let last = path.parts.last else { return nil }
+        var best: Rule?
+        for rule in byLast[last] ?? [] where Self.matches(rule.parts, path.parts) {
+            best = rule
+            break
+        }
+        for rule in anyLast where rule.order < (best?.order ?? .max) && Self.matches(rule.parts, path.parts) {
+            best = rule
+            break
+        }
+        return best?.value
+    }
+
+    private static func matches(_ pattern: [String?], _ parts: [String]) -> Bool {
+        guard pattern.count == parts.count else { return false }
+        for i in pattern.indices {
+            if let p = pattern[i], p != parts[i] { return false }
+        }
+        return true
+    }
+}
