@@ -28,19 +28,9 @@ final class TokenServer: @unchecked Sendable {
         let pem = try String(contentsOfFile: cert, encoding: .utf8)
         certDER = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
 
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let fd = self.fd
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0
-            }
-        }
-        guard ok else { throw RegistryError(.io, "token server: bind failed") }
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        guard let listener = LoopbackListener.open(backlog: 16) else { throw RegistryError(.io, "token server: bind failed") }
+        fd = listener.fd
+        port = listener.port
         let t = Thread { [self] in serve() }
         t.start()
     }

@@ -24,19 +24,9 @@ final class FaultProxy: @unchecked Sendable {
     init(upstreamPort: UInt16, rule: @escaping @Sendable (String, String, [String]) -> Fault?) throws {
         self.upstreamPort = upstreamPort
         self.rule = rule
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let fd = self.fd
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, len) == 0 && listen(fd, 64) == 0 && getsockname(fd, $0, &len) == 0
-            }
-        }
-        guard ok else { throw RegistryError(.io, "proxy: bind failed") }
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        guard let listener = LoopbackListener.open(backlog: 64) else { throw RegistryError(.io, "proxy: bind failed") }
+        fd = listener.fd
+        port = listener.port
         Thread { [self] in
             while true {
                 let c = accept(fd, nil, nil)
