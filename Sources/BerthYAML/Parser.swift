@@ -177,7 +177,21 @@ private struct TreeBuilder {
     /// Pairs the flat key/value list, applies merge keys and rejects duplicate keys.
     private func buildMapping(_ items: [YAMLNode]) throws(YAMLError) -> [YAMLPair] {
         var explicit: [YAMLPair] = []
-        var seen: [String: Mark] = [:]
+        explicit.reserveCapacity(items.count / 2)
+        // Duplicate keys are looked up by scanning while the mapping is small (most are), and
+        // through a dictionary of indices once it grows.
+        var seen: [String: Int] = [:]
+        func firstIndex(of text: String) -> Int? {
+            if explicit.count <= 16 {
+                return explicit.firstIndex { Self.keyIdentity($0.key) == text }
+            }
+            if seen.isEmpty {
+                for (i, pair) in explicit.enumerated() {
+                    if let id = Self.keyIdentity(pair.key), seen[id] == nil { seen[id] = i }
+                }
+            }
+            return seen[text]
+        }
         var mergeSources: [(index: Int, maps: [YAMLNode])] = []
         var i = 0
         while i + 1 < items.count {
@@ -201,16 +215,17 @@ private struct TreeBuilder {
                 continue
             }
             if let text = Self.keyIdentity(key) {
-                if let first = seen[text] {
-                    throw YAMLError(mark: key.mark, message: "duplicate mapping key \"\(key.scalarText ?? text)\" (first defined at \(first))")
+                if let first = firstIndex(of: text) {
+                    throw YAMLError(mark: key.mark,
+                                    message: "duplicate mapping key \"\(key.scalarText ?? text)\" (first defined at \(explicit[first].key.mark))")
                 }
-                seen[text] = key.mark
+                if !seen.isEmpty { seen[text] = explicit.count }
             }
             explicit.append(YAMLPair(key: key, value: value))
         }
         guard !mergeSources.isEmpty else { return explicit }
         // Explicit keys win over merged ones; among merged mappings the earlier one wins.
-        var taken = Set(seen.keys)
+        var taken = Set(explicit.compactMap { Self.keyIdentity($0.key) })
         var inserts: [(index: Int, pairs: [YAMLPair])] = []
         for source in mergeSources {
             var add: [YAMLPair] = []

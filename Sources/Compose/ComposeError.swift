@@ -32,7 +32,9 @@ struct TreePath: Sendable, Hashable, CustomStringConvertible {
     init(_ parts: [String] = []) { self.parts = parts }
 
     func next(_ key: String) -> TreePath { TreePath(parts + [key]) }
-    func next(_ index: Int) -> TreePath { TreePath(parts + ["[\(index)]"]) }
+    func next(_ index: Int) -> TreePath { TreePath(parts + [Self.indexPart(index)]) }
+
+    static func indexPart(_ index: Int) -> String { "[" + String(index) + "]" }
 
     /// `services.*.ports` style patterns; `*` matches one key or index.
     func matches(_ pattern: String) -> Bool {

@@ -195,13 +195,16 @@ struct TreeLoader {
     // MARK: interpolation
 
     func interpolate(_ node: YAMLNode, _ path: TreePath) throws(ComposeError) -> YAMLNode {
-        try interpolated(node, path) ?? node
+        var scratch = path
+        return try interpolated(node, &scratch) ?? node
     }
 
     /// The node with variables substituted and typed attributes cast, or nil when nothing
     /// changes: most of a file has no `$`, and rebuilding every mapping and list regardless
     /// was a large share of the time spent loading a big project.
-    func interpolated(_ node: YAMLNode, _ path: TreePath) throws(ComposeError) -> YAMLNode? {
+    /// `path` is this node's path; it is extended and restored while walking the children,
+    /// rather than copied for each of them.
+    func interpolated(_ node: YAMLNode, _ path: inout TreePath) throws(ComposeError) -> YAMLNode? {
         var out = node
         switch node.content {
         case .scalar(let text, let style):
@@ -228,7 +231,9 @@ struct TreeLoader {
         case .sequence(let items):
             var changed: [YAMLNode]?
             for (i, item) in items.enumerated() {
-                guard let new = try interpolated(item, path.next(i)) else { continue }
+                path.parts.append(TreePath.indexPart(i))
+                let result = try interpolatedChild(item, &path)
+                guard let new = result else { continue }
                 var list = changed ?? items
                 changed = nil  // keeps `list` the only reference, so the write below does not copy
                 list[i] = new
@@ -239,7 +244,9 @@ struct TreeLoader {
         case .mapping(let pairs):
             var changed: [YAMLPair]?
             for (i, pair) in pairs.enumerated() {
-                guard let new = try interpolated(pair.value, path.next(pair.key.scalarText ?? "")) else { continue }
+                path.parts.append(pair.key.scalarText ?? "")
+                let result = try interpolatedChild(pair.value, &path)
+                guard let new = result else { continue }
                 var list = changed ?? pairs
                 changed = nil  // keeps `list` the only reference, so the write below does not copy
                 list[i].value = new
@@ -249,6 +256,12 @@ struct TreeLoader {
             out.content = .mapping(changed)
         }
         return out
+    }
+
+    /// `interpolated` for a child whose key was just pushed on `path`; pops it, error or not.
+    private func interpolatedChild(_ node: YAMLNode, _ path: inout TreePath) throws(ComposeError) -> YAMLNode? {
+        defer { path.parts.removeLast() }
+        return try interpolated(node, &path)
     }
 
     // MARK: extends

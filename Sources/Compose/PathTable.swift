@@ -11,11 +11,17 @@ struct PathTable<Value: Sendable>: Sendable {
 
     private var byLast: [String: [Rule]] = [:]
     private var anyLast: [Rule] = []
+    /// The longest pattern, in parts.
+    private var maxCount = 0
+    /// First parts of the patterns; nil when some pattern starts with `*`.
+    private var firstParts: Set<String>? = []
 
     init(_ rules: [(String, Value)]) {
         for (order, (pattern, value)) in rules.enumerated() {
             let parts = pattern.split(separator: ".", omittingEmptySubsequences: false).map { $0 == "*" ? nil : String($0) }
             let rule = Rule(order: order, parts: parts, value: value)
+            maxCount = max(maxCount, parts.count)
+            if let first = parts.first, let key = first { firstParts?.insert(key) } else { firstParts = nil }
             if let last = parts.last, let key = last { byLast[key, default: []].append(rule) } else { anyLast.append(rule) }
         }
     }
@@ -33,6 +39,13 @@ struct PathTable<Value: Sendable>: Sendable {
             break
         }
         return best?.value
+    }
+
+    /// Whether some pattern could match a path strictly below `path`.
+    func mayMatchBelow(_ path: TreePath) -> Bool {
+        guard path.parts.count + 1 <= maxCount else { return false }
+        guard let first = path.parts.first, let firstParts else { return true }
+        return firstParts.contains(first)
     }
 
     private static func matches(_ pattern: [String?], _ parts: [String]) -> Bool {

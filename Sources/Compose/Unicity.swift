@@ -43,17 +43,24 @@ enum ComposeUnicity {
     static func enforce(_ node: YAMLNode) -> YAMLNode { enforce(node, TreePath()) }
 
     static func enforce(_ node: YAMLNode, _ path: TreePath) -> YAMLNode {
-        enforced(node, path) ?? node
+        var scratch = path
+        return enforced(node, &scratch) ?? node
     }
 
     /// The node with duplicates removed, or nil when it has none: this runs over the whole
     /// document after every merge, and copying every mapping regardless was needless work.
-    static func enforced(_ node: YAMLNode, _ path: TreePath) -> YAMLNode? {
+    /// `path` is extended and restored while walking, not copied per child. Subtrees deeper
+    /// than any rule, or outside the sections rules name, are not walked at all.
+    static func enforced(_ node: YAMLNode, _ path: inout TreePath) -> YAMLNode? {
         switch node.content {
         case .mapping(let pairs):
+            guard indexerTable.mayMatchBelow(path) else { return nil }
             var changed: [YAMLPair]?
             for (i, pair) in pairs.enumerated() {
-                guard let new = enforced(pair.value, path.next(pair.key.scalarText ?? "")) else { continue }
+                path.parts.append(pair.key.scalarText ?? "")
+                let result = enforced(pair.value, &path)
+                path.parts.removeLast()
+                guard let new = result else { continue }
                 var list = changed ?? pairs
                 changed = nil  // keeps `list` the only reference, so the write below does not copy
                 list[i].value = new

@@ -88,6 +88,25 @@ import Testing
         }
     }
 
+    @Test func duplicateKeysInLargeMappings() throws {
+        // Past 16 keys the parser switches from scanning to an index; both must catch repeats,
+        // including ones of keys seen before the switch.
+        let keys = (1...40).map { "k\($0): \($0)" }
+        let unique = keys.joined(separator: "\n") + "\n"
+        #expect(try YAML.parse(unique)?.keys.count == 40)
+        for (repeated, line) in [("k3", 41), ("k30", 41)] {
+            #expect {
+                _ = try YAML.parse(unique + "\(repeated): x\n", file: "big.yaml")
+            } throws: { error in
+                let text = String(describing: error)
+                return text.hasPrefix("big.yaml:\(line):1:") && text.contains("\"\(repeated)\"")
+            }
+        }
+        let merged = try YAML.parse("base: &b {a: 1, b: 2}\nm:\n  <<: *b\n" + (1...20).map { "  x\($0): \($0)" }.joined(separator: "\n") + "\n  a: 9\n")
+        #expect(merged?["m"]?["a"]?.int == 9)
+        #expect(merged?["m"]?["b"]?.int == 2)
+    }
+
     @Test func syntaxErrorsAreLocated() throws {
         #expect {
             _ = try YAML.parse("a: [1, 2\nb: 3\n", file: "bad.yaml")
