@@ -5,7 +5,7 @@ import Testing
 /// The swarm target on two nodes: the manager and a worker that ops/swarm-multinode runs as two
 /// more dockerd instances in their own network namespaces, with a registry both pull from.
 /// What one node cannot show: replicas spread over nodes, a worker pulling the digest Berth
-/// pinned, overlay traffic between nodes, and a start-first rolling update across both.
+/// pinned, overlay traffic between nodes, and a rolling update across both.
 @Suite(.serialized, .enabled(if: MultiNode.cluster != nil, "run ops/swarm-multinode up first (ops/test does)"))
 struct SwarmMultiNodeTests {
     @Test func deploysAcrossTwoNodesPinsDigestsAndRollsBoth() async throws {
@@ -46,7 +46,9 @@ struct SwarmMultiNodeTests {
                   placement:
                     max_replicas_per_node: 1
                   update_config:
-                    order: start-first
+                    # start-first cannot work here: with one replica per node allowed, the
+                    # new task has nowhere to go while the old one runs.
+                    order: stop-first
                     parallelism: 1
               probe:
                 image: \(image)
@@ -109,7 +111,7 @@ struct SwarmMultiNodeTests {
         let noop = try await berth(["reconcile", "--dry-run", "--exit-code"])
         #expect(noop.status == 0, "a dry-run right after the deploy shows no changes: \(noop.stdout)")
 
-        // A start-first rolling update over both nodes; afterwards both tasks run the new spec.
+        // A rolling update over both nodes, one task at a time; afterwards both tasks run the new spec.
         try writeStack(version: "2")
         let update = try await berth(["reconcile"])
         #expect(update.status == 0, "rolling update: \(update.stdout)\(update.stderr)")
