@@ -215,6 +215,18 @@ public final class GitStore: Sendable {
         if code == GIT_EAUTH.rawValue {
             kind = .authentication
             hint = "Check the credentials for this repository"
+        } else if last.klass == GIT_ERROR_SSH.rawValue, let key = remote.credentials.ssh,
+                  last.message.localizedCaseInsensitiveContains("private key") || last.message.localizedCaseInsensitiveContains("passphrase") {
+            // libssh2 cannot open the key before it ever talks to the server about it: most
+            // often a wrong or missing passphrase.
+            var error = GitSourceError(
+                kind: .authentication,
+                message: "cannot use the SSH key \(key.privateKeyPath) for \(shown): \(last.message)",
+                hint: key.passphrase == nil
+                    ? "The key may be protected by a passphrase: give it (BERTH_GIT_SSH_PASSPHRASE); it must be an OpenSSH or PEM private key"
+                    : "Check the key's passphrase (BERTH_GIT_SSH_PASSPHRASE) and that the file is an OpenSSH or PEM private key")
+            error.libgit2 = (last.klass, code)
+            return error
         } else if code == GIT_ECERTIFICATE.rawValue {
             kind = .certificate
             hint = "Give the CA file that signed the server's certificate, or fix the server"
