@@ -44,9 +44,10 @@ public final class GitStore: Sendable {
     private let logger: Logger
     private let queues = QueueMap()
 
-    /// - Parameter caFile: a PEM bundle trusted for https remotes. libgit2 keeps this setting
-    ///   per process, so the last store created wins.
-    public init(stateDirectory: URL, caFile: String? = nil, logger: Logger) throws(GitSourceError) {
+    /// - Parameter caFile: a PEM bundle trusted for https remotes (default: `$BERTH_GIT_CA_FILE`,
+    ///   so every command and `serve` honour it; nil keeps the system's CAs). libgit2 keeps this
+    ///   setting per process, so the last store created with one wins.
+    public init(stateDirectory: URL, caFile: String? = GitStore.caFileFromEnvironment, logger: Logger) throws(GitSourceError) {
         LibGit2.initialize()
         self.stateDirectory = stateDirectory
         self.logger = logger
@@ -67,6 +68,11 @@ public final class GitStore: Sendable {
             try LibGit2.check(berth_git_set_ssl_cert_locations(caFile, nil), .certificate,
                               "cannot use the CA file \(caFile)", hint: "It must be a PEM bundle")
         }
+    }
+
+    /// `BERTH_GIT_CA_FILE`, when set and not empty.
+    public static var caFileFromEnvironment: String? {
+        ProcessInfo.processInfo.environment["BERTH_GIT_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     var gitDirectory: URL { stateDirectory.appendingPathComponent("git", isDirectory: true) }
