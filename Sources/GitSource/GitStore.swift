@@ -120,6 +120,17 @@ public final class GitStore: Sendable {
     private func fetchNow(_ remote: GitRemote, cancel: CancelFlag) throws(GitSourceError) -> FetchResult {
         let mirror = mirrorDirectory(for: remote.url)
         let fm = FileManager.default
+        // libgit2 calls a missing local path an "unsupported URL protocol"; say what it is.
+        if GitURL.isLocal(remote.url) {
+            let path = remote.url.hasPrefix("file://")
+                ? (URL(string: remote.url)?.path ?? String(remote.url.dropFirst("file://".count)))
+                : Self.normalized(remote.url)
+            var isDirectory: ObjCBool = false
+            if !fm.fileExists(atPath: path, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                throw GitSourceError(kind: .fetch, message: "cannot fetch \(remote): there is no directory \(path)",
+                                     hint: "Check that the path exists and is a git repository (inside a container: that it is mounted)")
+            }
+        }
         let exists = fm.fileExists(atPath: mirror.appendingPathComponent("HEAD").path)
         // A first clone goes to a temporary directory, so a failed one leaves nothing that
         // looks like a mirror.

@@ -245,6 +245,9 @@ func mode(_ path: String) -> mode_t {
         let missing = await #expect(throws: GitSourceError.self) { try await store.fetch(GitRemote(url: "/nonexistent/berth-repo")) }
         #expect(missing?.description.contains("/nonexistent/berth-repo") == true)
         #expect(missing?.description.contains("path exists") == true)
+        #expect(missing?.description.contains("there is no directory /nonexistent/berth-repo") == true)
+        let missingURL = await #expect(throws: GitSourceError.self) { try await store.fetch(GitRemote(url: "file:///nonexistent/berth-repo")) }
+        #expect(missingURL?.description.contains("there is no directory /nonexistent/berth-repo") == true)
 
         // Credentials in the URL never show up in errors.
         let secret = await #expect(throws: GitSourceError.self) {
