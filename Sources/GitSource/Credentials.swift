@@ -305,7 +305,7 @@ final class FetchCallbacks {
             failure = GitSourceError(kind: .certificate,
                                      message: "SSH host \(host) port \(port) is not in \(file) (its \(typeName) key is \(fingerprint))",
                                      hint: "Check the fingerprint, then add the key: ssh-keyscan -p \(port) \(host) >> \(file); "
-                                        + "or allow unknown hosts explicitly")
+                                        + "or allow unknown hosts explicitly (BERTH_GIT_ALLOW_UNKNOWN_HOSTS=1)")
         case .changed:
             failure = GitSourceError(kind: .certificate,
                                      message: "the SSH host key of \(host) port \(port) differs from the one in \(file) (now \(typeName) \(fingerprint))",

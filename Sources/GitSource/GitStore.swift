@@ -44,9 +44,10 @@ public final class GitStore: Sendable {
     private let logger: Logger
     private let queues = QueueMap()
 
-    /// - Parameter caFile: a PEM bundle trusted for https remotes. libgit2 keeps this setting
-    ///   per process, so the last store created wins.
-    public init(stateDirectory: URL, caFile: String? = nil, logger: Logger) throws(GitSourceError) {
+    /// - Parameter caFile: a PEM bundle trusted for https remotes (default: `$BERTH_GIT_CA_FILE`,
+    ///   so every command and `serve` honour it; nil keeps the system's CAs). libgit2 keeps this
+    ///   setting per process, so the last store created with one wins.
+    public init(stateDirectory: URL, caFile: String? = GitStore.caFileFromEnvironment, logger: Logger) throws(GitSourceError) {
         LibGit2.initialize()
         self.stateDirectory = stateDirectory
         self.logger = logger
@@ -67,6 +68,11 @@ public final class GitStore: Sendable {
             try LibGit2.check(berth_git_set_ssl_cert_locations(caFile, nil), .certificate,
                               "cannot use the CA file \(caFile)", hint: "It must be a PEM bundle")
         }
+    }
+
+    /// `BERTH_GIT_CA_FILE`, when set and not empty.
+    public static var caFileFromEnvironment: String? {
+        ProcessInfo.processInfo.environment["BERTH_GIT_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     var gitDirectory: URL { stateDirectory.appendingPathComponent("git", isDirectory: true) }
@@ -114,6 +120,17 @@ public final class GitStore: Sendable {
     private func fetchNow(_ remote: GitRemote, cancel: CancelFlag) throws(GitSourceError) -> FetchResult {
         let mirror = mirrorDirectory(for: remote.url)
         let fm = FileManager.default
+        // libgit2 calls a missing local path an "unsupported URL protocol"; say what it is.
+        if GitURL.isLocal(remote.url) {
+            let path = remote.url.hasPrefix("file://")
+                ? (URL(string: remote.url)?.path ?? String(remote.url.dropFirst("file://".count)))
+                : Self.normalized(remote.url)
+            var isDirectory: ObjCBool = false
+            if !fm.fileExists(atPath: path, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                throw GitSourceError(kind: .fetch, message: "cannot fetch \(remote): there is no directory \(path)",
+                                     hint: "Check that the path exists and is a git repository (inside a container: that it is mounted)")
+            }
+        }
         let exists = fm.fileExists(atPath: mirror.appendingPathComponent("HEAD").path)
         // A first clone goes to a temporary directory, so a failed one leaves nothing that
         // looks like a mirror.
@@ -215,6 +232,18 @@ public final class GitStore: Sendable {
         if code == GIT_EAUTH.rawValue {
             kind = .authentication
             hint = "Check the credentials for this repository"
+        } else if last.klass == GIT_ERROR_SSH.rawValue, let key = remote.credentials.ssh,
+                  last.message.localizedCaseInsensitiveContains("private key") || last.message.localizedCaseInsensitiveContains("passphrase") {
+            // libssh2 cannot open the key before it ever talks to the server about it: most
+            // often a wrong or missing passphrase.
+            var error = GitSourceError(
+                kind: .authentication,
+                message: "cannot use the SSH key \(key.privateKeyPath) for \(shown): \(last.message)",
+                hint: key.passphrase == nil
+                    ? "The key may be protected by a passphrase: give it (BERTH_GIT_SSH_PASSPHRASE); it must be an OpenSSH or PEM private key"
+                    : "Check the key's passphrase (BERTH_GIT_SSH_PASSPHRASE) and that the file is an OpenSSH or PEM private key")
+            error.libgit2 = (last.klass, code)
+            return error
         } else if code == GIT_ECERTIFICATE.rawValue {
             kind = .certificate
             hint = "Give the CA file that signed the server's certificate, or fix the server"

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import GitSource
+import TestSupport
 
 /// Runs a command, returning stdout; fails the test with stderr when it exits non-zero.
 @discardableResult
@@ -97,10 +98,10 @@ struct SourceRepo {
     }
 }
 
-func makeStore(_ state: TempDir) throws -> GitStore {
+func makeStore(_ state: TempDir, caFile: String? = nil) throws -> GitStore {
     var logger = Logger(label: "test.git")
     logger.logLevel = .warning
-    return try GitStore(stateDirectory: state.url, logger: logger)
+    return try GitStore(stateDirectory: state.url, caFile: caFile, logger: logger)
 }
 
 /// A `git daemon` for the tests: ops/git-server's when it runs, else one of our own on a free
@@ -202,83 +203,103 @@ func portAnswers(_ port: Int) -> Bool {
     }
 }
 
-/// Smart HTTP through `git http-backend` behind a small Python CGI bridge, optionally
-/// requiring Basic authentication.
-final class GitHTTPServer: @unchecked Sendable {
-    let root: TempDir
-    let port: Int
-    private let process: Process
+/// The git servers ops/git-server runs on loopback (git daemon, smart HTTP behind Basic auth,
+/// the same over TLS with a private CA, sshd with a passphrase-protected client key), read from
+/// the settings file it writes.
+struct OpsGitServers: Sendable {
+    static let envFile = "/var/lib/berth-ops/git-server.env"
 
-    static let script = """
-    import base64, http.server, os, subprocess, sys
-    ROOT, AUTH = sys.argv[1], sys.argv[2]
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args): pass
-        def do_GET(self): self.serve()
-        def do_POST(self): self.serve()
-        def serve(self):
-            if AUTH and self.headers.get("Authorization", "") != "Basic " + base64.b64encode(AUTH.encode()).decode():
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="git"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            path, _, query = self.path.partition("?")
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            env = dict(os.environ, GIT_PROJECT_ROOT=ROOT, GIT_HTTP_EXPORT_ALL="1", GATEWAY_INTERFACE="CGI/1.1",
-                       REQUEST_METHOD=self.command, PATH_INFO=path, QUERY_STRING=query,
-                       CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)),
-                       HTTP_GIT_PROTOCOL=self.headers.get("Git-Protocol", ""), REMOTE_ADDR="127.0.0.1")
-            out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
-            sep = b"\\r\\n\\r\\n" if b"\\r\\n\\r\\n" in out else b"\\n\\n"
-            head, _, rest = out.partition(sep)
-            status, headers = 200, []
-            for line in head.decode().splitlines():
-                key, _, value = line.partition(":")
-                if key.lower() == "status": status = int(value.split()[0])
-                elif key: headers.append((key, value.strip()))
-            self.send_response(status)
-            for key, value in headers: self.send_header(key, value)
-            self.send_header("Content-Length", str(len(rest)))
-            self.end_headers()
-            self.wfile.write(rest)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_port, flush=True)
-    server.serve_forever()
-    """
+    var base: URL
+    var daemonPort: Int
+    var httpURL: String
+    var httpUser: String
+    var httpPassword: String
+    var httpsURL: String
+    var caFile: String
+    var sshURL: String
+    var sshPort: Int
+    var sshKey: String
+    var sshPassphrase: String
+    var knownHosts: String
 
-    init(auth: String = "") throws {
-        root = try TempDir("berth-http")
-        let scriptFile = root.url.appendingPathComponent("server.py")
-        try Self.script.write(to: scriptFile, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [scriptFile.path, root.path, auth]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // The first line is the port the server bound.
-        var line = Data()
-        while true {
-            let byte = out.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
+    /// The running servers, or an error saying how to start them.
+    static func running() throws -> OpsGitServers {
+        let start = "start them with `ops/git-server start` (as root; ops/setup does it)"
+        guard let text = try? String(contentsOfFile: envFile, encoding: .utf8) else {
+            throw ShellError(message: "\(envFile) is missing: the loopback git servers are not running; \(start)")
         }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
-            stop(process)
-            throw ShellError(message: "the git http server did not start")
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
         }
-        self.port = port
-        self.process = process
+        func value(_ key: String) throws -> String {
+            guard let v = values[key], !v.isEmpty else { throw ShellError(message: "\(envFile) has no \(key); \(start)") }
+            return v
+        }
+        func port(_ key: String) throws -> Int {
+            guard let p = Int(try value(key)) else { throw ShellError(message: "\(envFile): \(key) is not a port") }
+            guard portAnswers(p) else { throw ShellError(message: "nothing answers on 127.0.0.1:\(p) (\(key)); \(start)") }
+            return p
+        }
+        _ = try port("HTTP_PORT")
+        _ = try port("HTTPS_PORT")
+        return OpsGitServers(
+            base: URL(fileURLWithPath: try value("BASE")), daemonPort: try port("PORT"),
+            httpURL: try value("HTTP_URL"), httpUser: try value("HTTP_USER"), httpPassword: try value("HTTP_PASSWORD"),
+            httpsURL: try value("HTTPS_URL"), caFile: try value("CA_FILE"), sshURL: try value("SSH_URL"),
+            sshPort: try port("SSH_PORT"), sshKey: try value("SSH_KEY"), sshPassphrase: try value("SSH_KEY_PASSPHRASE"),
+            knownHosts: try value("SSH_KNOWN_HOSTS"))
     }
 
-    deinit { stop(process) }
-
-    func publish(_ source: SourceRepo) throws -> String {
-        let name = "repo-\(UUID().uuidString.prefix(8)).git"
-        try sh(["git", "clone", "-q", "--bare", source.url.path, root.url.appendingPathComponent(name).path])
-        return "http://127.0.0.1:\(port)/\(name)"
+    /// Publishes a bare copy of `source` under the servers' base directory; it is removed when
+    /// the returned value is released.
+    func publish(_ source: SourceRepo) async throws -> PublishedRepo {
+        let name = "berth-test-\(UUID().uuidString.prefix(8)).git"
+        let bare = base.appendingPathComponent(name)
+        try await run(["git", "clone", "-q", "--bare", source.url.path, bare.path])
+        return PublishedRepo(name: name, bare: bare, servers: self)
     }
+
+    var sshCredentials: GitCredentials {
+        GitCredentials(ssh: .init(privateKeyPath: sshKey, passphrase: sshPassphrase), knownHostsFile: knownHosts)
+    }
+}
+
+/// A bare repository the ops git servers serve, with its URL on each of them.
+final class PublishedRepo: @unchecked Sendable {
+    let name: String
+    let bare: URL
+    let servers: OpsGitServers
+
+    init(name: String, bare: URL, servers: OpsGitServers) {
+        self.name = name
+        self.bare = bare
+        self.servers = servers
+    }
+
+    deinit { GitStore.removeTree(bare.path) }
+
+    var gitURL: String { "git://127.0.0.1:\(servers.daemonPort)/\(name)" }
+    var httpURL: String { "\(servers.httpURL)/\(name)" }
+    var httpsURL: String { "\(servers.httpsURL)/\(name)" }
+    var sshURL: String { "\(servers.sshURL)/\(name)" }
+
+    /// Pushes `main` of `source` to the served repository.
+    func push(from source: SourceRepo) async throws {
+        try await run(["git", "push", "-q", bare.path, "main"], in: source.url)
+    }
+}
+
+/// `sh` for async tests: the child runs off the cooperative pool.
+@discardableResult
+func run(_ args: [String], in dir: URL? = nil) async throws -> String {
+    let result = try await Shell.run("/usr/bin/env", args, environment: [
+        "GIT_AUTHOR_NAME": "Berth Test", "GIT_AUTHOR_EMAIL": "test@berth.invalid",
+        "GIT_COMMITTER_NAME": "Berth Test", "GIT_COMMITTER_EMAIL": "test@berth.invalid", "GIT_CONFIG_NOSYSTEM": "1",
+    ], directory: dir?.path)
+    guard result.status == 0 else {
+        throw ShellError(message: "\(args.joined(separator: " ")) failed (\(result.status)): \(result.stderr)")
+    }
+    return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
