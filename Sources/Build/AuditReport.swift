@@ -98,6 +98,8 @@ public struct AuditReport: Sendable, Codable, Equatable {
     /// Bytes of the exported archive read.
     public var bytesRead: UInt64
     public var seconds: Double
+    /// How the layers were read: engine storage, export, or a cached report.
+    public var source: ImageAuditor.Source? = nil
 
     public var isClean: Bool { findings.isEmpty }
 
@@ -118,7 +120,7 @@ public struct AuditReport: Sendable, Codable, Equatable {
         }
         let findingsText = findings.count == 1 ? "1 finding" : "\(findings.count) findings"
         lines.append("checked \(filesChecked) files, \(elfCount) ELF (\(staticCount) static), \(findingsText) in "
-                     + String(format: "%.2f s", seconds))
+                     + String(format: "%.2f s", seconds) + (source == .cache ? " (cached)" : ""))
         return lines.joined(separator: "\n")
     }
 }

@@ -47,6 +47,11 @@ public struct BuildReport: Sendable {
     public var failures: [BuildError]
     public var succeeded: Bool { failures.isEmpty }
 
+    public init(results: [ServiceBuildResult], failures: [BuildError]) {
+        self.results = results
+        self.failures = failures
+    }
+
     public func result(for service: String) -> ServiceBuildResult? { results.first { $0.service == service } }
 }
 
