@@ -108,7 +108,9 @@ extension BuildCommand {
         var seen: Set<String> = []
         var failing: [String] = []
         for result in results where seen.insert(result.imageID).inserted {
-            let report = try await auditor.audit(result.imageID)
+            // A fresh build knows the Dockerfile instruction behind each of its layers.
+            let report = try await auditor.audit(result.imageID).naming(steps: result.stepInstructions)
+            if !result.stepInstructions.isEmpty { auditor.store(report) }
             var named = report
             named.image = result.tags.first ?? result.service
             if report.isClean {

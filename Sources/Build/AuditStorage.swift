@@ -50,6 +50,7 @@ struct StorageImageInspect: Decodable, Sendable {
 
 /// One entry of `GET /images/{id}/history` (newest first).
 struct StorageHistoryEntry: Decodable, Sendable {
+    var Id: String?
     var CreatedBy: String?
     var Size: Int64?
 

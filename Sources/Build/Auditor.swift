@@ -80,6 +80,7 @@ public struct ImageAuditor: Sendable {
             report.source = .export
         }
         report.imageID = inspect.id
+        await addHistory(to: &report)
         report.seconds = Self.seconds(since: start)
         store(report)
         logger.debug("audited", metadata: ["image": "\(image)", "seconds": "\(report.seconds)", "source": "\(report.source?.rawValue ?? "")",
@@ -101,16 +102,8 @@ public struct ImageAuditor: Sendable {
             }
             return nil
         }
-        var steps: [String?] = []
-        if let response = try? await engine.call(.get, "/images/\(Self.pathSegment(inspect.id))/history"),
-           let history = try? JSONDecoder().decode([StorageHistoryEntry].self, from: response.body) {
-            steps = history.reversed().filter(\.makesLayer).map(\.CreatedBy)
-        }
         let diffIDs = inspect.rootFS?.Layers ?? []
-        if steps.count != layers.count { steps = [] }
-        let info = layers.indices.map {
-            AuditLayer(index: $0, diffID: $0 < diffIDs.count ? diffIDs[$0] : nil, createdBy: $0 < steps.count ? steps[$0] : nil)
-        }
+        let info = layers.indices.map { AuditLayer(index: $0, diffID: $0 < diffIDs.count ? diffIDs[$0] : nil, createdBy: nil) }
         var config = SavedImageConfig()
         config.architecture = inspect.architecture
         config.config = SavedImageConfig.Config(Env: inspect.config?.Env)
@@ -118,6 +111,21 @@ public struct ImageAuditor: Sendable {
                                 name: name)
         report.source = .storage
         return report
+    }
+
+    /// Each layer's build step from `GET /images/{id}/history`: `created_by`, and the step's
+    /// image ID when it was built here. Skipped when the layer-making entries do not line up
+    /// one to one with the layers (the export's config history stays then).
+    func addHistory(to report: inout AuditReport) async {
+        guard let response = try? await engine.call(.get, "/images/\(Self.pathSegment(report.imageID))/history"),
+              let history = try? JSONDecoder().decode([StorageHistoryEntry].self, from: response.body) else { return }
+        let steps = history.reversed().filter(\.makesLayer)
+        guard steps.count == report.layers.count else { return }
+        report.updateLayers { layer in
+            let step = steps[layer.index]
+            if layer.createdBy == nil { layer.createdBy = step.CreatedBy }
+            if let id = step.Id, id.hasPrefix("sha256:") { layer.stepImage = id }
+        }
     }
 
     func cacheFile(_ imageID: String) -> URL? {
@@ -139,8 +147,10 @@ public struct ImageAuditor: Sendable {
         return entry.report
     }
 
-    /// Best effort: a cache that cannot be written only costs the next audit its time.
-    func store(_ report: AuditReport) {
+    /// Keeps `report` as the cached report of its image (e.g. after `naming(steps:)` added the
+    /// Dockerfile instructions a build knew). Best effort: a cache that cannot be written only
+    /// costs the next audit its time.
+    public func store(_ report: AuditReport) {
         guard let file = cacheFile(report.imageID), let data = try? JSONEncoder().encode(CacheEntry(key: cacheKey, report: report)) else { return }
         do {
             try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
