@@ -29,6 +29,15 @@ struct BuildCommand: AsyncParsableCommand {
         Tags: the service's `image:`; else `<registry>/<project>-<service>:<revision[:12]>` with \
         --registry; else `<project>-<service>:latest`. --tag adds more.
 
+        Repo mode (--repo, like reconcile): every app of the GitOps repo that has services with \
+        `build:` is built, in berth.yaml order (--app picks some). The revision defaults to the \
+        commit read; berth.yaml's `registry:` names the images only with --push, so unpushed \
+        images keep the `<app>-<service>:latest` name that `berth reconcile --repo` runs.
+
+        Progress: on a terminal, one line per service with its current step, redrawn in place; \
+        otherwise (CI logs) one `service | Step n/m : …` line per step. With --output json, \
+        stdout carries only the JSON document and the step lines go to stderr.
+
         Examples:
           # every service of ./compose.yaml
           berth build
@@ -40,6 +49,8 @@ struct BuildCommand: AsyncParsableCommand {
             --revision "$(git rev-parse HEAD)" --release-out release.json
           # which services were really built
           berth build --output json | jq '.services[] | select(.result == "built")'
+          # every app of a GitOps repo, then deploy it
+          berth build --repo manifests/examples && berth reconcile --repo manifests/examples
         """)
 
     @OptionGroup var project: ProjectArguments
@@ -79,7 +90,7 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .customLong("release-out"), help: ArgumentHelp("Write the release lock (JSON) to this file.", valueName: "file"))
     var releaseOut: String?
 
-    @Flag(help: "Push the images and put their digests in the release lock (not available yet).")
+    @Flag(help: "Push each image to its first tag (name a registry with --registry) and pin the release lock to the pushed digests.")
     var push = false
 
     @Option(help: "How many builds run at once.")
