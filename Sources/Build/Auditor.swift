@@ -6,6 +6,7 @@ import Curl
 import Engine
 import Foundation
 import Logging
+import Synchronization
 
 /// Audits images on one engine.
 public struct ImageAuditor: Sendable {
@@ -91,15 +92,33 @@ public struct ImageAuditor: Sendable {
     /// The layers straight from overlay2; nil (after a debug log) when anything is unusual, so
     /// the caller exports instead.
     func auditStorage(_ inspect: StorageImageInspect, directories: [String], name: String) async -> AuditReport? {
-        var layers: [LayerIndex] = []
-        do {
-            for directory in directories {
-                layers.append(try StorageLayerReader(root: directory).index())
+        // Directory walks block: on a dispatch thread, so the cooperative pool stays free;
+        // layers are read concurrently (each is independent until they are stacked).
+        let result: Result<[LayerIndex], StorageLayerError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let slots = Mutex([Result<LayerIndex, StorageLayerError>?](repeating: nil, count: directories.count))
+                DispatchQueue.concurrentPerform(iterations: directories.count) { i in
+                    let r: Result<LayerIndex, StorageLayerError>
+                    do throws(StorageLayerError) { r = .success(try StorageLayerReader(root: directories[i]).index()) } catch { r = .failure(error) }
+                    slots.withLock { $0[i] = r }
+                }
+                var layers: [LayerIndex] = []
+                for slot in slots.withLock({ $0 }) {
+                    switch slot {
+                    case .success(let index): layers.append(index)
+                    case .failure(let error): return continuation.resume(returning: .failure(error))
+                    case nil: return continuation.resume(returning: .failure(.unusable("a layer was not read")))
+                    }
+                }
+                continuation.resume(returning: .success(layers))
             }
-        } catch {
-            if case .unusable(let why) = error {
-                logger.debug("reading the engine's layer directories failed; exporting instead", metadata: ["why": "\(why)"])
-            }
+        }
+        let layers: [LayerIndex]
+        switch result {
+        case .success(let read):
+            layers = read
+        case .failure(.unusable(let why)):
+            logger.debug("reading the engine's layer directories failed; exporting instead", metadata: ["why": "\(why)"])
             return nil
         }
         let diffIDs = inspect.rootFS?.Layers ?? []
