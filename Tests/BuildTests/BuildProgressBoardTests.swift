@@ -64,9 +64,9 @@ import Testing
             COPY --from=build /out/app /usr/local/bin/app
             """
         let steps = [
-            "aaaaaaaaaaaa": "Step 3/6 : RUN gcc -o /out/app app.c",
-            "bbbbbbbbbbbb": "Step 6/6 : COPY --from=build /out/app /usr/local/bin/app",
-            "cccccccccccc": "Step 5/6 : RUN something else",  // keyword mismatch: left out
+            "aaaaaaaaaaaa": "Step 3/5 : RUN gcc -o /out/app app.c",
+            "bbbbbbbbbbbb": "Step 5/5 : COPY --from=build /out/app /usr/local/bin/app",
+            "cccccccccccc": "Step 4/5 : RUN something else",  // step 4 is a FROM: left out
         ]
         let named = Builder.instructions(forSteps: steps, dockerfile: dockerfile, file: "apps/x/Dockerfile")
         #expect(named["aaaaaaaaaaaa"] == "apps/x/Dockerfile:3 (stage build): RUN gcc -o /out/app app.c")
