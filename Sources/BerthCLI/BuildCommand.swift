@@ -5,6 +5,7 @@ import Engine
 import Foundation
 import Logging
 import Registry
+import Server
 
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +29,15 @@ struct BuildCommand: AsyncParsableCommand {
         Tags: the service's `image:`; else `<registry>/<project>-<service>:<revision[:12]>` with \
         --registry; else `<project>-<service>:latest`. --tag adds more.
 
+        Repo mode (--repo, like reconcile): every app of the GitOps repo that has services with \
+        `build:` is built, in berth.yaml order (--app picks some). The revision defaults to the \
+        commit read; berth.yaml's `registry:` names the images only with --push, so unpushed \
+        images keep the `<app>-<service>:latest` name that `berth reconcile --repo` runs.
+
+        Progress: on a terminal, one line per service with its current step, redrawn in place; \
+        otherwise (CI logs) one `service | Step n/m : …` line per step. With --output json, \
+        stdout carries only the JSON document and the step lines go to stderr.
+
         Examples:
           # every service of ./compose.yaml
           berth build
@@ -39,9 +49,13 @@ struct BuildCommand: AsyncParsableCommand {
             --revision "$(git rev-parse HEAD)" --release-out release.json
           # which services were really built
           berth build --output json | jq '.services[] | select(.result == "built")'
+          # every app of a GitOps repo, then deploy it
+          berth build --repo manifests/examples && berth reconcile --repo manifests/examples
         """)
 
     @OptionGroup var project: ProjectArguments
+
+    @OptionGroup(title: "Repo mode") var repoSource: RepoArguments
 
     @Option(name: .customLong("service"), help: ArgumentHelp("Build only this service (repeatable); services it builds FROM are built too.", valueName: "name"))
     var serviceOptions: [String] = []
@@ -76,7 +90,7 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .customLong("release-out"), help: ArgumentHelp("Write the release lock (JSON) to this file.", valueName: "file"))
     var releaseOut: String?
 
-    @Flag(help: "Push the images and put their digests in the release lock (not available yet).")
+    @Flag(help: "Push each image to its first tag (name a registry with --registry) and pin the release lock to the pushed digests.")
     var push = false
 
     @Option(help: "How many builds run at once.")
@@ -99,12 +113,31 @@ struct BuildCommand: AsyncParsableCommand {
     func validate() throws {
         guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
         for pair in labels where !pair.contains("=") { throw ValidationError("--label \(pair): expected key=value") }
+        if repoSource.repo != nil && (!project.files.isEmpty || project.projectName != nil || project.projectDirectory != nil) {
+            throw ValidationError("-f, -p and --project-directory name a compose project; with --repo the apps come from the repo's berth.yaml (pick them with --app)")
+        }
+        if repoSource.repo == nil && (repoSource.ref != nil || !repoSource.apps.isEmpty) {
+            throw ValidationError("--ref and --app need --repo")
+        }
+    }
+
+    /// One compose project to build: the -f project, or one app of the repo.
+    struct Target {
+        var app: String?
+        var compose: Project
+    }
+
+    /// What was built for one project.
+    struct Outcome {
+        var app: String?
+        var plan: BuildPlan
+        var report: BuildReport
+        var pushed: [String: String]
     }
 
     func run() async throws {
         let logger = Logger(label: "berth.build")
         let environment = ProcessInfo.processInfo.environment
-        let project = try self.project.load(logger: logger)
 
         var args: [String: String] = [:]
         for pair in buildArgs {
@@ -118,57 +151,128 @@ struct BuildCommand: AsyncParsableCommand {
         for pair in labels {
             if let eq = pair.firstIndex(of: "=") { extraLabels[String(pair[..<eq])] = String(pair[pair.index(after: eq)...]) }
         }
-        let options = BuildOptions(
-            services: serviceOptions + serviceArguments, registry: registry, extraTags: tags, noCache: noCache, pull: pull,
-            buildArgs: args, revision: revision, source: source, labels: extraLabels, parallelism: parallel)
-        let plan = try BuildPlanner.plan(project, options: options)
+
+        // Load every project and plan every build before the engine sees anything.
+        var targets: [Target] = []
+        var revision = self.revision
+        var registry = self.registry
+        if let checkout = try await repoSource.checkout(logger: logger) {
+            revision = revision ?? checkout.commit
+            // berth.yaml's registry names the images only when they are pushed: unpushed images
+            // keep the local name (`<app>-<service>:latest`) that reconcile runs.
+            if registry == nil && push { registry = checkout.config.registry }
+            for app in try checkout.selected(repoSource.apps) {
+                do {
+                    targets.append(Target(app: app.name, compose: try AppLoader.load(app, root: checkout.root, logger: logger)))
+                } catch {
+                    throw CLIError(error.description)
+                }
+            }
+        } else {
+            targets.append(Target(app: nil, compose: try project.load(logger: logger)))
+        }
+        let asked = serviceOptions + serviceArguments
+        if repoSource.repo != nil, let missing = asked.first(where: { name in !targets.contains { $0.compose.service(named: name) != nil } }) {
+            throw CLIError("service \(missing) is in no app of the repo (apps: \(targets.compactMap(\.app).joined(separator: ", ")))")
+        }
+        var plans: [(Target, BuildPlan)] = []
+        for target in targets {
+            var services = asked
+            if target.app != nil {
+                // In repo mode a named service selects the apps that have it.
+                services = asked.filter { target.compose.service(named: $0) != nil }
+                if !asked.isEmpty && services.isEmpty { continue }
+                if !target.compose.services.contains(where: { $0.build != nil }) { continue }
+            }
+            let options = BuildOptions(
+                services: services, registry: registry, extraTags: tags, noCache: noCache, pull: pull,
+                buildArgs: args, revision: revision, source: self.source ?? repoSource.repo,
+                labels: extraLabels, parallelism: parallel)
+            plans.append((target, try BuildPlanner.plan(target.compose, options: options)))
+        }
+        if releaseOut != nil && plans.count > 1 {
+            throw CLIError("--release-out writes one app's release lock, and \(plans.count) apps have builds (\(plans.compactMap(\.0.app).joined(separator: ", "))); pick one with --app")
+        }
 
         let console = Console(progressToStderr: output == .json)
-        if plan.builds.isEmpty {
-            console.progress("no service of project \(project.name) has a build: section; nothing to build")
+        if plans.allSatisfy({ $0.1.builds.isEmpty }) {
+            let what = repoSource.repo.map { "repo \($0)" } ?? "project \(targets.first?.compose.name ?? "")"
+            console.progress("no service of \(what) has a build: section; nothing to build")
         }
-        let width = plan.builds.map(\.service.count).max() ?? 0
-        let verbose = self.verbose
         let engine = EngineClient(logger: logger)
-        let builder = Builder(engine: engine, logger: logger)
-        let report = await builder.run(plan) { event in
-            func prefix(_ service: String) -> String { service.padding(toLength: width, withPad: " ", startingAt: 0) + " | " }
-            switch event {
-            case .started(let service):
-                console.progress(prefix(service) + "building (\(plan.build(for: service)?.image ?? service))")
-            case .step(let service, let text):
-                console.progress(prefix(service) + text)
-            case .output(let service, let line):
-                if verbose || line.hasPrefix("unchanged context:") { console.progress(prefix(service) + line) }
-            case .finished(let result):
-                console.progress(prefix(result.service) + (result.reused ? "reused " : "built ") + Self.shortID(result.imageID)
-                                 + String(format: " in %.1fs", result.seconds))
-            case .failed(let error):
-                if let service = error.service { console.progress(prefix(service) + "FAILED") }
+        var outcomes: [Outcome] = []
+        for (target, plan) in plans where !plan.builds.isEmpty {
+            if plans.count > 1 { console.progress("app \(target.app ?? plan.project):") }
+            let report = await build(plan, engine: engine, console: console, logger: logger)
+            var pushed: [String: String] = [:]
+            if report.succeeded && !noAudit {
+                try await Self.auditImages(report.results, strict: strict, console: console, logger: logger)
             }
-        }
-
-        if report.succeeded && !noAudit {
-            try await Self.auditImages(report.results, strict: strict, console: console, logger: logger)
-        }
-
-        var pushed: [String: String] = [:]
-        if push && report.succeeded {
-            pushed = try await pushImages(report.results, plan: plan, logger: logger)
-        }
-        if let releaseOut, report.succeeded {
-            try ReleaseLock(plan: plan, results: report.results, pushed: pushed).write(to: releaseOut)
+            if push && report.succeeded {
+                pushed = try await pushImages(report.results, plan: plan, logger: logger)
+            }
+            if let releaseOut, report.succeeded {
+                try ReleaseLock(plan: plan, results: report.results, pushed: pushed).write(to: releaseOut)
+            }
+            outcomes.append(Outcome(app: target.app, plan: plan, report: report, pushed: pushed))
+            // Like reconcile: apps after a failed one are left alone.
+            if !report.succeeded { break }
         }
 
         switch output {
         case .json:
-            console.out(String(decoding: try Self.json(plan: plan, report: report, pushed: pushed), as: UTF8.self))
+            let data = repoSource.repo == nil
+                ? try Self.json(plan: plans[0].1, report: outcomes.first?.report ?? BuildReport(results: [], failures: []),
+                                pushed: outcomes.first?.pushed ?? [:])
+                : try Self.json(repo: outcomes, revision: revision)
+            console.out(String(decoding: data, as: UTF8.self))
         case .text:
-            if !report.results.isEmpty { console.out(Self.summary(plan: plan, report: report)) }
+            for outcome in outcomes where !outcome.report.results.isEmpty || !outcome.report.failures.isEmpty {
+                if outcomes.count > 1 { console.out("app \(outcome.app ?? outcome.plan.project):") }
+                console.out(Self.summary(plan: outcome.plan, report: outcome.report))
+            }
         }
-        if !report.succeeded {
-            throw BuildError.combinedForCLI(report.failures)
+        if let failed = outcomes.first(where: { !$0.report.succeeded }) {
+            throw BuildError.combinedForCLI(failed.report.failures)
         }
+    }
+
+    /// Runs one plan: a live view on a terminal, `service | step` lines otherwise (and on stderr
+    /// in JSON mode, so stdout carries nothing but the JSON).
+    private func build(_ plan: BuildPlan, engine: EngineClient, console: Console, logger: Logger) async -> BuildReport {
+        let builder = Builder(engine: engine, logger: logger)
+        let live = output == .text ? BuildLiveView.onTerminal(plan, fd: STDOUT_FILENO, handle: .standardOutput) : nil
+        let width = plan.builds.map(\.service.count).max() ?? 0
+        let verbose = self.verbose
+        let report = await builder.run(plan) { event in
+            // A failure shows as a row; its full text is printed on exit.
+            if let live { return live.handle(event) }
+            Self.plainProgress(event, plan: plan, width: width, verbose: verbose, console: console)
+        }
+        live?.finish()
+        return report
+    }
+
+    /// The progress line for one event off a terminal, or nil when the event prints nothing.
+    static func plainLine(_ event: BuildEvent, plan: BuildPlan, width: Int, verbose: Bool) -> String? {
+        func prefix(_ service: String) -> String { service.padding(toLength: width, withPad: " ", startingAt: 0) + " | " }
+        switch event {
+        case .started(let service):
+            return prefix(service) + "building (\(plan.build(for: service)?.image ?? service))"
+        case .step(let service, let text):
+            return prefix(service) + text
+        case .output(let service, let line):
+            return verbose || line.hasPrefix("unchanged context:") ? prefix(service) + line : nil
+        case .finished(let result):
+            return prefix(result.service) + (result.reused ? "reused " : "built ") + shortID(result.imageID)
+                + String(format: " in %.1fs", result.seconds)
+        case .failed(let error):
+            return error.service.map { prefix($0) + "FAILED" }
+        }
+    }
+
+    static func plainProgress(_ event: BuildEvent, plan: BuildPlan, width: Int, verbose: Bool, console: Console) {
+        if let line = plainLine(event, plan: plan, width: width, verbose: verbose) { console.progress(line) }
     }
 
     /// Pushes each built image to its first tag (which names the registry) and returns
@@ -216,6 +320,8 @@ struct BuildCommand: AsyncParsableCommand {
         }.joined(separator: "\n")
     }
 
+    /// `berth build --output json` for -f: one project. Field names are part of the CLI's
+    /// contract (README, "Berth in CI"): add fields, never rename them.
     struct JSONOutput: Encodable {
         struct Entry: Encodable {
             var service: String
@@ -228,13 +334,22 @@ struct BuildCommand: AsyncParsableCommand {
             var pushed: String?
             var error: String?
         }
+        /// Set in repo mode: the app of berth.yaml.
+        var app: String?
         var ok: Bool
         var project: String
         var revision: String
         var services: [Entry]
     }
 
-    static func json(plan: BuildPlan, report: BuildReport, pushed: [String: String]) throws -> Data {
+    /// `--output json` with --repo: one JSONOutput per app that has builds.
+    struct RepoJSONOutput: Encodable {
+        var ok: Bool
+        var revision: String?
+        var apps: [JSONOutput]
+    }
+
+    static func output(plan: BuildPlan, report: BuildReport, pushed: [String: String], app: String? = nil) -> JSONOutput {
         var entries: [JSONOutput.Entry] = []
         for item in plan.builds {
             if let r = report.result(for: item.service) {
@@ -244,12 +359,26 @@ struct BuildCommand: AsyncParsableCommand {
             } else {
                 let failure = report.failures.first { $0.service == item.service }
                 entries.append(.init(service: item.service, tags: item.tags,
-                                     result: failure?.kind == .skipped ? "skipped" : "failed", error: failure?.description))
+                                     result: failure?.kind == .skipped || failure == nil ? "skipped" : "failed",
+                                     error: failure?.description))
             }
         }
+        return JSONOutput(app: app, ok: report.succeeded, project: plan.project, revision: plan.revision, services: entries)
+    }
+
+    static var jsonEncoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(JSONOutput(ok: report.succeeded, project: plan.project, revision: plan.revision, services: entries))
+        return encoder
+    }
+
+    static func json(plan: BuildPlan, report: BuildReport, pushed: [String: String]) throws -> Data {
+        try jsonEncoder.encode(output(plan: plan, report: report, pushed: pushed))
+    }
+
+    static func json(repo outcomes: [Outcome], revision: String?) throws -> Data {
+        let apps = outcomes.map { output(plan: $0.plan, report: $0.report, pushed: $0.pushed, app: $0.app) }
+        return try jsonEncoder.encode(RepoJSONOutput(ok: apps.allSatisfy(\.ok), revision: revision, apps: apps))
     }
 }
 

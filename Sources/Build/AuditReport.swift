@@ -6,20 +6,33 @@ public struct AuditLayer: Sendable, Codable, Equatable {
     public var index: Int
     /// `sha256:…` of the uncompressed layer tar.
     public var diffID: String?
-    /// The history entry's `created_by` (`COPY --from=build … /app`, `RUN …`), when recorded.
+    /// The history entry's `created_by` (`COPY file:… in /app`, `RUN …`), when recorded.
     public var createdBy: String?
+    /// The image the engine committed for the step that made this layer (`sha256:…`), when the
+    /// image was built on this engine (the history's `Id`; `<missing>` otherwise).
+    public var stepImage: String?
+    /// The Dockerfile instruction behind the layer, when Berth built the image:
+    /// `apps/web/Dockerfile:12 (stage runtime): COPY --from=build /out/app /app`.
+    public var instruction: String?
 
-    public init(index: Int, diffID: String?, createdBy: String?) {
+    public init(index: Int, diffID: String?, createdBy: String?, stepImage: String? = nil, instruction: String? = nil) {
         self.index = index
         self.diffID = diffID
         self.createdBy = createdBy
+        self.stepImage = stepImage
+        self.instruction = instruction
     }
 
-    /// `layer 2 (sha256:abcdef012345): COPY …`
+    /// `layer 2 (sha256:abcdef012345): apps/web/Dockerfile:9 (stage runtime): COPY --from=build …`,
+    /// else the recorded step (`COPY file:… in /app`).
     public var summary: String {
         var s = "layer \(index)"
         if let diffID { s += " (\(diffID.prefix(19)))" }
-        if let createdBy { s += ": " + Self.step(createdBy) }
+        if let instruction {
+            s += ": " + instruction
+        } else if let createdBy {
+            s += ": " + Self.step(createdBy)
+        }
         return s
     }
 
@@ -98,8 +111,35 @@ public struct AuditReport: Sendable, Codable, Equatable {
     /// Bytes of the exported archive read.
     public var bytesRead: UInt64
     public var seconds: Double
+    /// How the layers were read: engine storage, export, or a cached report.
+    public var source: ImageAuditor.Source? = nil
 
     public var isClean: Bool { findings.isEmpty }
+
+    /// Applies `change` to every layer the report mentions (the layer list and the copies in
+    /// findings and unreadable notes).
+    mutating func updateLayers(_ change: (inout AuditLayer) -> Void) {
+        for i in layers.indices { change(&layers[i]) }
+        for i in findings.indices {
+            if var layer = findings[i].layer { change(&layer); findings[i].layer = layer }
+        }
+        for i in unreadable.indices {
+            if var layer = unreadable[i].layer { change(&layer); unreadable[i].layer = layer }
+        }
+    }
+
+    /// The report with each layer's Dockerfile instruction filled in from a build's
+    /// `stepInstructions` (step image short ID → instruction), matched on the layer's step image.
+    public func naming(steps: [String: String]) -> AuditReport {
+        guard !steps.isEmpty else { return self }
+        var out = self
+        out.updateLayers { layer in
+            guard let image = layer.stepImage else { return }
+            let hex = image.hasPrefix("sha256:") ? image.dropFirst(7) : Substring(image)
+            if let match = steps.first(where: { !$0.key.isEmpty && hex.hasPrefix($0.key) }) { layer.instruction = match.value }
+        }
+        return out
+    }
 
     /// Findings and a summary line, for a terminal.
     public func text() -> String {
@@ -118,7 +158,7 @@ public struct AuditReport: Sendable, Codable, Equatable {
         }
         let findingsText = findings.count == 1 ? "1 finding" : "\(findings.count) findings"
         lines.append("checked \(filesChecked) files, \(elfCount) ELF (\(staticCount) static), \(findingsText) in "
-                     + String(format: "%.2f s", seconds))
+                     + String(format: "%.2f s", seconds) + (source == .cache ? " (cached)" : ""))
         return lines.joined(separator: "\n")
     }
 }

@@ -4,6 +4,7 @@
 // again: that image is tagged instead.
 
 import Crypto
+import Dockerfile
 import Curl
 import Engine
 import Foundation
@@ -37,6 +38,10 @@ public struct ServiceBuildResult: Sendable, Codable, Equatable {
     /// Short IDs of the images the engine made for each step (empty when reused). Those of
     /// stages other than the final one stay on the host as build cache.
     public var stepImages: [String] = []
+    /// For each of `stepImages`: the Dockerfile instruction that made it, as
+    /// `apps/web/Dockerfile:12 (stage runtime): COPY --from=build /out/app /app`. The libc
+    /// audit names the instruction behind a finding's layer with it.
+    public var stepInstructions: [String: String] = [:]
 }
 
 /// The outcome of a whole plan: results of what succeeded, errors of what did not.
@@ -46,6 +51,11 @@ public struct BuildReport: Sendable {
     /// Failures, then services skipped because something they need failed.
     public var failures: [BuildError]
     public var succeeded: Bool { failures.isEmpty }
+
+    public init(results: [ServiceBuildResult], failures: [BuildError]) {
+        self.results = results
+        self.failures = failures
+    }
 
     public func result(for service: String) -> ServiceBuildResult? { results.first { $0.service == service } }
 }
@@ -184,7 +194,36 @@ public struct Builder: Sendable {
         }
         let built = try await engineBuild(item, tarPath: tarPath, size: buildArchive.size, progress: progress)
         return ServiceBuildResult(service: item.service, imageID: built.id, tags: item.tags, buildKey: key,
-                                  contextDigest: archive.digest, seconds: elapsed(), reused: false, stepImages: built.stepImages)
+                                  contextDigest: archive.digest, seconds: elapsed(), reused: false, stepImages: built.stepImages,
+                                  stepInstructions: Self.instructions(forSteps: built.stepLines, dockerfile: item.dockerfileText,
+                                                                      file: item.dockerfileSource))
+    }
+
+    /// Step image → `file:line (stage name): INSTRUCTION`. The classic builder numbers steps
+    /// over every instruction of the Dockerfile in order (meta ARGs, each FROM, each command),
+    /// so step n is instruction n; a keyword that does not match leaves the step out.
+    static func instructions(forSteps steps: [String: String], dockerfile text: String, file: String) -> [String: String] {
+        guard let parsed = try? Dockerfile.parse(text, file: file) else { return [:] }
+        // Stage of each instruction: index and name of the FROM at or before it.
+        var stageOf: [(index: Int, name: String?)] = []
+        var stage = (index: -1, name: String?.none)
+        for instruction in parsed.instructions {
+            if case .from(let from) = instruction.command { stage = (stage.index + 1, from.stageName) }
+            stageOf.append(stage)
+        }
+        var out: [String: String] = [:]
+        for (image, line) in steps {
+            guard line.hasPrefix("Step "), let colon = line.range(of: " : ") else { continue }
+            let numbers = line[line.index(line.startIndex, offsetBy: 5)..<colon.lowerBound].split(separator: "/")
+            guard let first = numbers.first, let n = Int(first), n >= 1, n <= parsed.instructions.count else { continue }
+            let instruction = parsed.instructions[n - 1]
+            let written = line[colon.upperBound...].trimmingCharacters(in: .whitespaces)
+            guard written.lowercased().hasPrefix(instruction.keyword.lowercased()) else { continue }
+            let where_ = stageOf[n - 1]
+            let stageText = where_.name.map { "stage \($0)" } ?? "stage \(where_.index)"
+            out[image] = "\(file):\(instruction.line) (\(stageText)): \(written)"
+        }
+        return out
     }
 
     /// Archives on a dispatch thread: walking and hashing a large context must not hold one of
@@ -247,7 +286,7 @@ public struct Builder: Sendable {
 
     /// `POST /build` and its stream, read to the end.
     func engineBuild(_ item: ServiceBuild, tarPath: String, size: Int64,
-                     progress: @escaping @Sendable (BuildEvent) -> Void) async throws(BuildError) -> (id: String, stepImages: [String])
+                     progress: @escaping @Sendable (BuildEvent) -> Void) async throws(BuildError) -> (id: String, stepImages: [String], stepLines: [String: String])
     {
         logger.debug("build", metadata: ["service": "\(item.service)", "context": "\(size) bytes", "tags": "\(item.tags)"])
         let options = ImageBuildOptions(tags: item.tags, dockerfile: item.dockerfile, buildArgs: item.buildArgs,
@@ -279,7 +318,7 @@ public struct Builder: Sendable {
                              message: "the engine ended the build without an image ID",
                              hint: "Look at the engine's log (journalctl -u docker) for what happened.")
         }
-        return (id, reader.stepImages)
+        return (id, reader.stepImages, reader.stepLines)
     }
 
     /// `text` with `LABEL "k"="v" …` inserted after line `afterLine` (1-based). Quoted so that
@@ -326,6 +365,9 @@ struct BuildStreamReader {
     var imageID: String?
     var failure: String?
     var stepImages: [String] = []
+    /// Step image short ID → the engine's `Step n/m : …` line that made it (numbers as sent).
+    var stepLines: [String: String] = [:]
+    private var rawStep: String?
     let decoder = JSONDecoder()
     static let keptLines = 15
 
@@ -368,6 +410,7 @@ struct BuildStreamReader {
     private mutating func handle(_ line: String) {
         if line.hasPrefix("Step "), let colon = line.range(of: " : ") {
             stepOutput = []
+            rawStep = line
             // "Step 3/9 : RUN …" → numbers as the Dockerfile has them.
             let numbers = line[line.index(line.startIndex, offsetBy: 5)..<colon.lowerBound].split(separator: "/")
             if numbers.count == 2, let index = Int(numbers[0]), let total = Int(numbers[1]), hiddenTrailingSteps > 0 {
@@ -388,7 +431,10 @@ struct BuildStreamReader {
             if let step = currentStep, let separator = step.range(of: " : ") {
                 isFrom = step[separator.upperBound...].uppercased().hasPrefix("FROM ")
             }
-            if !isFrom, word.count >= 12, word.allSatisfy(\.isHexDigit), !stepImages.contains(word) { stepImages.append(word) }
+            if !isFrom, word.count >= 12, word.allSatisfy(\.isHexDigit), !stepImages.contains(word) {
+                stepImages.append(word)
+                if let rawStep { stepLines[word] = rawStep }
+            }
             return
         }
         if line.hasPrefix("Removing intermediate container") || line.hasPrefix("Successfully tagged") {
