@@ -51,7 +51,8 @@ import Testing
             of: "image: berth.local/busybox:latest", with: "build: .")])
         #expect(try await h.hook().status == 202)
         #expect(await h.waitFor(app, health: "Degraded"), "broken stack: \(h.serveLog)")
-        #expect(try await h.status(app).lastError?.contains("needs `image:`") == true, "\(try await h.status(app).lastError ?? "")")
+        let failure = try await h.status(app).lastError ?? ""
+        #expect(failure.contains("needs `image:`"), "\(failure)")
         #expect(try await service().env == ["V=two"])
         _ = broken
 
