@@ -248,6 +248,7 @@ public actor AppSyncer {
         status.syncing = true
         defer { status.syncing = false }
         var commit: String?
+        let previousRevision = status.revision
         var run = SyncRun(app: name, trigger: trigger, startedAt: started, commit: nil, outcome: .failed)
         do {
             var target: String
@@ -331,7 +332,10 @@ public actor AppSyncer {
                                at: run.finishedAt.timeIntervalSince1970)
         env.metrics.setDegraded(app: name, run.outcome == .failed)
         await env.snapshots?.end(app: name)
-        if run.outcome != .failed { await env.snapshots?.collect() }
+        // Old snapshots only pile up when new commits arrive: an unchanged resync has nothing to clear.
+        if run.outcome == .deployed || (run.outcome == .unchanged && commit != previousRevision) {
+            await env.snapshots?.collect()
+        }
         if run.outcome == .deployed {
             env.logger.info("\(name): deployed \(commit?.prefix(12) ?? "?") (\(run.changes) change\(run.changes == 1 ? "" : "s"))")
         }

@@ -25,7 +25,7 @@ public actor SnapshotKeeper {
 
     /// A sync of `app` starts reading `commit`'s snapshot.
     public func begin(app: String, commit: String) {
-        apps.insert(app)
+        if app != Supervisor.snapshotUser { apps.insert(app) }
         inUse[app] = commit.lowercased()
     }
 

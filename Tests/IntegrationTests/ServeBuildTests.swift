@@ -264,6 +264,16 @@ final class NotifyInbox: @unchecked Sendable {
         #expect(bodies.contains { $0.contains("\"outcome\":\"failed\"") && $0.contains("build failed") }, "\(bodies)")
         #expect(!bodies.contains { $0.contains(h.secret) || $0.contains(h.token) })
 
+        // Rollback runs the first release's digest again, without building.
+        let rollback = try await h.request(.post, "/api/v1/apps/\(app)/rollback", headers: ["Authorization": "Bearer \(h.token)"])
+        #expect(rollback.status == 202, "\(String(decoding: rollback.body, as: UTF8.self))")
+        #expect(await h.waitFor(app, health: "Synced", revision: first), "rollback: \(h.serveLog)")
+        let back = try await running()
+        #expect(back.reference == one.reference)
+        #expect(back.marker == "one")
+        let after = String(decoding: try await h.request(.get, "/metrics").body, as: UTF8.self)
+        #expect(after.contains("berth_build_duration_seconds_count{app=\"\(app)\"} 2"), "the rollback built nothing: \(after)")
+
         #expect(await h.stop() == 0, "\(h.serveLog)")
         await Host.cleanUp(project: app)
         for tag in localTags { _ = try? await Host.engine.removeImage(tag, force: true) }
