@@ -73,7 +73,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
         .target(name: "Server", dependencies: [
-            "Store", "Reconcile", "GitSource", "Compose", "BerthYAML", "Engine", "Curl",
+            "Store", "Reconcile", "Build", "Registry", "GitSource", "Compose", "BerthYAML", "Engine", "Curl",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Build
 import Curl
 import Engine
 import Foundation
@@ -118,25 +119,5 @@ struct PushCommand: AsyncParsableCommand {
                 result.blobsUploaded, Double(result.bytesUploaded) / 1e6, result.blobsMounted, result.blobsSkipped,
                 result.layersCompressed, result.layers.count, seconds))
         }
-    }
-}
-
-/// Engine export streamed into a registry push; shared by `berth push` and `berth build --push`.
-struct ImagePusher {
-    let client: RegistryClient
-    let engine: EngineClient
-    let cache: BlobCache?
-
-    init(credentials: CredentialStore, caFile: String?, insecure: Bool, cacheDirectory: URL?, logger: Logger) {
-        let http = HTTPClient(configuration: HTTPClient.Configuration(caFile: caFile), logger: logger)
-        client = RegistryClient(http: http, credentials: credentials, options: RegistryClient.Options(insecure: insecure),
-                                logger: logger)
-        engine = EngineClient(logger: logger)
-        cache = cacheDirectory.map { BlobCache(directory: $0.appendingPathComponent("blob-cache")) }
-    }
-
-    func push(_ image: String, to reference: ImageReference, format: ManifestFormat = .docker) async throws -> PushResult {
-        let export = try await engine.exportImage(image)
-        return try await client.push(saveStream: export, image: image, to: reference, format: format, cache: cache)
     }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
+import Build
 import Engine
 import Foundation
 import GitSource
 import Logging
+import Registry
 import Server
 import ServiceLifecycle
 import Store
@@ -17,6 +19,13 @@ struct ServeCommand: AsyncParsableCommand {
         run in SQLite under the state directory. Triggers: the poll timer, POST /hooks/git \
         (signed with the webhook secret), a managed container that dies or is removed \
         (self-heal), and the API. Triggers that arrive during a sync coalesce into one.
+
+        With --build, services with `build:` are built at the commit (an unchanged context is \
+        reused, not rebuilt), pushed to --registry (else berth.yaml's `registry:`), and deployed \
+        by digest; the release records the digests, so a rollback runs the same bytes. Apps \
+        with `target: swarm` are deployed as stacks (the engine must be a swarm manager). After \
+        each successful sync, git snapshots other than those of each app's last \
+        --keep-releases releases are removed.
 
         A commit that fails leaves the last good release running; the app is Degraded with the \
         error and polls retry with backoff. Rollback pins an app to an earlier release until \
@@ -66,6 +75,28 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds before the first retry of a failed sync; doubles per failure [BERTH_RETRY_BACKOFF] (default 10).")
     var retryBackoff: Double?
 
+    @Flag(inversion: .prefixedNo, help: "Build and push services with `build:` in each sync [BERTH_BUILD] (default off).")
+    var build: Bool?
+
+    @Option(help: ArgumentHelp("Registry (and namespace) for built images; default: berth.yaml's `registry:` [BERTH_REGISTRY].",
+                               valueName: "host[:port][/path]"))
+    var registry: String?
+
+    @Option(help: "Registry user [BERTH_REGISTRY_USER]; the password comes from --registry-password-file or BERTH_REGISTRY_PASSWORD (else ~/.docker/config.json).")
+    var registryUser: String?
+
+    @Option(help: ArgumentHelp("File holding the registry password [BERTH_REGISTRY_PASSWORD_FILE].", valueName: "file"))
+    var registryPasswordFile: String?
+
+    @Option(help: ArgumentHelp("PEM bundle of CAs to trust for the registry [BERTH_REGISTRY_CA_FILE].", valueName: "file"))
+    var registryCAFile: String?
+
+    @Flag(help: "Allow plain http to a registry that is not on loopback [BERTH_REGISTRY_INSECURE].")
+    var registryInsecure = false
+
+    @Option(help: "Releases per app whose git snapshots are kept for rollback [BERTH_KEEP_RELEASES] (default 10).")
+    var keepReleases: Int?
+
     static func env(_ key: String) -> String? {
         ProcessInfo.processInfo.environment[key].flatMap { $0.isEmpty ? nil : $0 }
     }
@@ -88,12 +119,35 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var host = String(listen[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        var prune = self.prune
-        if prune == nil, let text = Self.env("BERTH_PRUNE") {
+        func flag(_ value: Bool?, _ key: String) throws -> Bool? {
+            if let value { return value }
+            guard let text = Self.env(key) else { return nil }
             guard let value = Bool(text.lowercased()) ?? (["1", "yes"].contains(text) ? true : ["0", "no"].contains(text) ? false : nil) else {
-                throw ValidationError("BERTH_PRUNE=\(text) must be true or false")
+                throw ValidationError("\(key)=\(text) must be true or false")
             }
-            prune = value
+            return value
+        }
+        let prune = try flag(self.prune, "BERTH_PRUNE")
+        let keep = try keepReleases ?? Int(number(nil, "BERTH_KEEP_RELEASES", 10))
+        guard keep >= 1 else { throw ValidationError("--keep-releases must be at least 1 (the running release)") }
+        var buildOptions: ReleaseBuilder.Options?
+        if try flag(build, "BERTH_BUILD") == true {
+            var explicit: Credentials?
+            if let user = registryUser ?? Self.env("BERTH_REGISTRY_USER") {
+                var password = Self.env("BERTH_REGISTRY_PASSWORD") ?? ""
+                if let file = registryPasswordFile ?? Self.env("BERTH_REGISTRY_PASSWORD_FILE") {
+                    do {
+                        password = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .newlines)
+                    } catch {
+                        throw ValidationError("cannot read the registry password file \(file): \(error.localizedDescription)")
+                    }
+                }
+                explicit = Credentials(username: user, password: password)
+            }
+            buildOptions = ReleaseBuilder.Options(
+                registry: registry ?? Self.env("BERTH_REGISTRY"), credentials: CredentialStore(explicit: explicit),
+                caFile: registryCAFile ?? Self.env("BERTH_REGISTRY_CA_FILE"),
+                insecure: try flag(registryInsecure ? true : nil, "BERTH_REGISTRY_INSECURE") ?? false)
         }
         let poll = try number(pollInterval, "BERTH_POLL_INTERVAL", 60)
         let wait = try waitTimeout ?? Int(number(nil, "BERTH_WAIT_TIMEOUT", 120))
@@ -106,7 +160,7 @@ struct ServeCommand: AsyncParsableCommand {
             webhookSecret: webhookSecret ?? Self.env("BERTH_WEBHOOK_SECRET"), apiToken: apiToken ?? Self.env("BERTH_API_TOKEN"),
             notifyURL: notifyURL ?? Self.env("BERTH_NOTIFY_URL"),
             deploy: .init(prune: prune, waitTimeout: .seconds(wait), settle: Self.seconds(settleSeconds)),
-            backoff: Self.seconds(backoff))
+            backoff: Self.seconds(backoff), build: buildOptions, keepReleases: keep)
     }
 
     func run() async throws {
@@ -117,11 +171,16 @@ struct ServeCommand: AsyncParsableCommand {
             let git = try GitStore(stateDirectory: config.stateDirectory, logger: logger)
             let engine = EngineClient(logger: logger)
             let metrics = ServeMetrics()
+            let builder = config.build.map {
+                ReleaseBuilder(engine: engine, options: $0, stateDirectory: config.stateDirectory, logger: logger)
+            }
+            let remote = GitRemote(url: config.repo, credentials: config.credentials)
             let env = SyncEnvironment(
-                source: RepoSource(store: git, remote: GitRemote(url: config.repo, credentials: config.credentials), ref: config.ref,
-                                   logger: logger),
-                deployer: Deployer(engine: engine, options: config.deploy, logger: logger), store: store, metrics: metrics,
-                notifier: Notifier(url: config.notifyURL, logger: logger), logger: logger, backoff: config.backoff)
+                source: RepoSource(store: git, remote: remote, ref: config.ref, logger: logger),
+                deployer: Deployer(engine: engine, options: config.deploy, builder: builder, source: remote.description, logger: logger),
+                store: store, metrics: metrics, notifier: Notifier(url: config.notifyURL, secrets: config.secrets, logger: logger),
+                snapshots: SnapshotKeeper(git: git, store: store, keepReleases: config.keepReleases, logger: logger),
+                logger: logger, backoff: config.backoff)
             let supervisor = Supervisor(environment: env)
             let api = HTTPAPI(supervisor: supervisor, store: store, metrics: metrics, webhookSecret: config.webhookSecret,
                               apiToken: config.apiToken, logger: logger)

@@ -61,14 +61,18 @@ public struct SyncEnvironment: Sendable {
     public var store: Store
     public var metrics: ServeMetrics
     public var notifier: Notifier
+    /// Removes old git snapshots after each successful sync; nil keeps them all.
+    public var snapshots: SnapshotKeeper?
     public var logger: Logger
     /// First retry delay after a failure; doubles per failure up to `maxBackoff`.
     public var backoff: Duration
     public var maxBackoff: Duration
 
     public init(source: RepoSource, deployer: Deployer, store: Store, metrics: ServeMetrics, notifier: Notifier,
-                logger: Logger, backoff: Duration = .seconds(10), maxBackoff: Duration = .seconds(600)) {
+                snapshots: SnapshotKeeper? = nil, logger: Logger, backoff: Duration = .seconds(10),
+                maxBackoff: Duration = .seconds(600)) {
         self.source = source
+        self.snapshots = snapshots
         self.deployer = deployer
         self.store = store
         self.metrics = metrics
@@ -90,6 +94,11 @@ public actor AppSyncer {
     var stopping = false
     /// The commit whose last sync failed; a self-heal does not retry it but restores the last good release.
     var failedCommit: String?
+    /// The images the last successful sync built, by commit: a resync of the same commit deploys
+    /// them again without archiving contexts or asking the registry.
+    var lastBuilt: (commit: String, images: [String: String])?
+    /// A head commit fetched by the supervisor for the triggers pending.
+    var knownHead: String?
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
@@ -105,9 +114,12 @@ public actor AppSyncer {
     public func currentStatus() -> AppStatus { status }
 
     /// Asks for a sync; returns at once.
-    public func trigger(_ trigger: Trigger) {
+    /// - Parameter head: the branch head the caller has just fetched; the sync uses it instead
+    ///   of fetching again (a poll of many apps costs one fetch, not one per app).
+    public func trigger(_ trigger: Trigger, head: String? = nil) {
         guard !stopping else { return }
         pending.insert(trigger)
+        if let head { knownHead = head }
         wake.yield()
     }
 
@@ -133,6 +145,8 @@ public actor AppSyncer {
             if stopping { break }
             let triggers = pending
             pending = []
+            let head = knownHead
+            knownHead = nil
             let batch = waiters
             waiters = []
             if triggers.isEmpty { resume(batch); continue }
@@ -141,7 +155,7 @@ public actor AppSyncer {
                 resume(batch)
                 continue
             }
-            await sync(triggers)
+            await sync(triggers, head: head)
             resume(batch)
         }
         resume(waiters)
@@ -220,7 +234,7 @@ public actor AppSyncer {
 
     // MARK: one sync
 
-    private func sync(_ triggers: Set<Trigger>) async {
+    private func sync(_ triggers: Set<Trigger>, head: String?) async {
         let control = (try? await env.store.control(app: name)) ?? AppControl(app: name)
         status.suspended = control.suspended
         status.pinnedRelease = control.pinnedRelease
@@ -234,14 +248,20 @@ public actor AppSyncer {
         status.syncing = true
         defer { status.syncing = false }
         var commit: String?
+        let previousRevision = status.revision
         var run = SyncRun(app: name, trigger: trigger, startedAt: started, commit: nil, outcome: .failed)
         do {
             var target: String
+            // A rollback runs exactly the images its release ran, built ones included.
+            var pinnedImages: [String: String] = [:]
             if let pinned = control.pinnedRelease {
                 guard let release = try await env.store.release(id: pinned) else {
                     throw ServerError("app \(name) is pinned to release \(pinned), which is not in the state database; resume the app")
                 }
                 target = release.commit
+                pinnedImages = release.images
+            } else if let head {
+                target = head
             } else {
                 target = try await env.source.head().commit
             }
@@ -251,15 +271,24 @@ public actor AppSyncer {
                 healing = true
                 env.logger.info("\(name): self-heal with the last good commit \(good.prefix(12)); \(target.prefix(12)) failed before")
                 target = good
+                if let release = status.release, let r = try await env.store.release(id: release), r.commit == good {
+                    pinnedImages = r.images
+                }
             }
+            if pinnedImages.isEmpty, let built = lastBuilt, built.commit == target { pinnedImages = built.images }
             commit = target
             status.targetRevision = target
             run.commit = target
+            await env.snapshots?.begin(app: name, commit: target)
             let checkout = try await env.source.checkout(commit: target)
             guard let app = checkout.config.app(named: name) else {
                 throw ServerError("app \(name) is not in the repo at \(target.prefix(12)); nothing was changed")
             }
-            let result = try await env.deployer.deploy(app, checkout: checkout)
+            let result = try await env.deployer.deploy(app, checkout: checkout, pinnedImages: pinnedImages)
+            if let build = result.build {
+                env.metrics.recordBuild(app: name, build)
+                lastBuilt = (target, build.images)
+            }
             run.changes = result.changes
             if let report = result.report, !report.ok {
                 let lines = report.failures.map { "\($0.action.kind.rawValue) \($0.action.target): \($0.error ?? "failed")" }
@@ -302,6 +331,11 @@ public actor AppSyncer {
         env.metrics.recordSync(app: name, outcome: run.outcome, duration: ContinuousClock.now - clock, drift: run.changes,
                                at: run.finishedAt.timeIntervalSince1970)
         env.metrics.setDegraded(app: name, run.outcome == .failed)
+        await env.snapshots?.end(app: name)
+        // Old snapshots only pile up when new commits arrive: an unchanged resync has nothing to clear.
+        if run.outcome == .deployed || (run.outcome == .unchanged && commit != previousRevision) {
+            await env.snapshots?.collect()
+        }
         if run.outcome == .deployed {
             env.logger.info("\(name): deployed \(commit?.prefix(12) ?? "?") (\(run.changes) change\(run.changes == 1 ? "" : "s"))")
         }

@@ -20,11 +20,16 @@ public struct ServeConfiguration: Sendable {
     public var notifyURL: String?
     public var deploy: Deployer.Options
     public var backoff: Duration
+    /// Build and push services with `build:` in each sync; nil deploys their `image:` as it is.
+    public var build: ReleaseBuilder.Options?
+    /// Releases per app whose snapshots survive the clean-up after each sync.
+    public var keepReleases: Int
 
     public init(repo: String, ref: String? = nil, credentials: GitCredentials = GitCredentials(),
                 pollInterval: Duration = .seconds(60), stateDirectory: URL, host: String = "127.0.0.1", port: Int = 9420,
                 webhookSecret: String? = nil, apiToken: String? = nil, notifyURL: String? = nil,
-                deploy: Deployer.Options = Deployer.Options(), backoff: Duration = .seconds(10)) {
+                deploy: Deployer.Options = Deployer.Options(), backoff: Duration = .seconds(10),
+                build: ReleaseBuilder.Options? = nil, keepReleases: Int = 10) {
         self.repo = repo
         self.ref = ref
         self.credentials = credentials
@@ -37,6 +42,25 @@ public struct ServeConfiguration: Sendable {
         self.notifyURL = notifyURL
         self.deploy = deploy
         self.backoff = backoff
+        self.build = build
+        self.keepReleases = keepReleases
+    }
+
+    /// Values that must never appear in a notification: the webhook secret, the API token, and
+    /// the git and registry passwords.
+    public var secrets: [String] {
+        var out = [webhookSecret, apiToken, credentials.ssh?.passphrase].compactMap { $0 }
+        switch credentials.http {
+        case .token(let token, _)?: out.append(token)
+        case .basic(_, let password)?: out.append(password)
+        case nil: break
+        }
+        if let build {
+            out += [build.credentials.explicit?.password].compactMap { $0 }
+            out += build.credentials.perRegistry.values.map(\.password)
+        }
+        if let password = ProcessInfo.processInfo.environment["BERTH_REGISTRY_PASSWORD"], !password.isEmpty { out.append(password) }
+        return out
     }
 }
 
@@ -53,6 +77,9 @@ public actor Supervisor {
     public init(environment: SyncEnvironment) {
         self.env = environment
     }
+
+    /// The name the supervisor's own snapshot reads go by in the SnapshotKeeper (no app has it).
+    static let snapshotUser = " supervisor"
 
     public func syncer(_ name: String) -> AppSyncer? { syncers[name] }
 
@@ -76,9 +103,13 @@ public actor Supervisor {
 
     /// Reads the repo head, starts a syncer for each app not seen yet, and triggers them all.
     public func refresh(_ trigger: Trigger) async {
+        var commit: String?
         do {
             let head = try await env.source.head()
             followedReference = head.reference ?? followedReference
+            commit = head.commit
+            // Held while berth.yaml is read, so a clean-up after another app's sync leaves it.
+            await env.snapshots?.begin(app: Self.snapshotUser, commit: head.commit)
             let checkout = try await env.source.checkout(commit: head.commit)
             for app in checkout.config.apps where syncers[app.name] == nil {
                 let syncer = AppSyncer(name: app.name, environment: env)
@@ -91,8 +122,9 @@ public actor Supervisor {
             lastRepoError = "\(error)"
             env.logger.error("cannot read the repo: \(error)")
         }
+        await env.snapshots?.end(app: Self.snapshotUser)
         started = true
-        for s in syncers.values { await s.trigger(trigger) }
+        for s in syncers.values { await s.trigger(trigger, head: commit) }
     }
 
     /// A container of `app` died or vanished.
