@@ -124,7 +124,8 @@ public final class Store: Sendable {
             config.busyMode = .timeout(5)
             if let path {
                 try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
-                                                        withIntermediateDirectories: true)
+                                                        withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
                 queue = try DatabaseQueue(path: path, configuration: config)
             } else {
                 queue = try DatabaseQueue(configuration: config)
