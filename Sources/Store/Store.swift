@@ -249,4 +249,14 @@ public final class Store: Sendable {
     public func setControl(_ control: AppControl) async throws(StoreError) {
         try await write("save app controls") { db in try control.save(db) }
     }
+
+    // MARK: health
+
+    /// SQLite's `PRAGMA integrity_check`: empty when the database is sound, else its findings.
+    /// A full disk or a crash must never leave anything here (the journal rolls back).
+    public func integrityCheck() async throws(StoreError) -> [String] {
+        try await read("check integrity") { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+        }
+    }
 }

@@ -57,11 +57,11 @@ import Testing
         /// Per service: how many containers, their states, the env round and the marker.
         func check(round: Int, running: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) async throws {
             let all = try await Host.containers(project: name)
-            #expect(all.filter { ($0.names.first ?? "").contains("-berth-") }.isEmpty,
-                    "leftovers: \(all.flatMap(\.names))", sourceLocation: sourceLocation)
+            #expect(all.filter { ($0.names?.first ?? "").contains("-berth-") }.isEmpty,
+                    "leftovers: \(all.map { $0.names ?? [] })", sourceLocation: sourceLocation)
             for s in services {
                 let mine = all.filter { $0.labels?[Labels.service] == s }
-                #expect(mine.count == 1, "\(s): \(mine.flatMap(\.names))", sourceLocation: sourceLocation)
+                #expect(mine.count == 1, "\(s): \(mine.map { $0.names ?? [] })", sourceLocation: sourceLocation)
                 let c = try await Host.engine.inspectContainer("\(name)-\(s)-1")
                 #expect(c.state?.running == running, "\(s): \(c.state?.status ?? "?")", sourceLocation: sourceLocation)
                 #expect(c.config?.env?.contains("ROUND=\(round)") == true, "\(s): \(c.config?.env ?? [])", sourceLocation: sourceLocation)
@@ -297,7 +297,7 @@ import Testing
 
     // MARK: disk full
 
-    /// The state dir on a 2 MB tmpfs, filled up: the repo fetch fails with an error that says
+    /// The state dir on a 4 MB tmpfs, filled up: the repo fetch fails with an error that says
     /// the disk is full, the running release stays, and once space is freed the same command
     /// succeeds (the git mirror was not left corrupt).
     @Test func stateDirDiskFull() async throws {
@@ -307,7 +307,7 @@ import Testing
         let app = TestNames.unique("fapp")
         try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: repo.appendingPathComponent("apps/\(app)"), withIntermediateDirectories: true)
-        let mounted = try await Host.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mount.path])
+        let mounted = try await Host.run("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mount.path])
         try #require(mounted.status == 0, "mount: \(mounted.stderr)")
         defer {
             _ = try? Shell.runBlocking("/bin/umount", [mount.path])
@@ -329,7 +329,7 @@ import Testing
                   dev.berth.test: "1"
             """.write(to: repo.appendingPathComponent("apps/\(app)/compose.yaml"), atomically: true, encoding: .utf8)
             // Incompressible bulk, so the second commit does not fit in what is left.
-            var bytes = [UInt8](repeating: 0, count: 600 << 10)
+            var bytes = [UInt8](repeating: 0, count: 300 << 10)
             for j in bytes.indices { bytes[j] = UInt8.random(in: 0...255) }
             try Data(bytes).write(to: repo.appendingPathComponent("apps/\(app)/blob-\(value)"))
             try await git("add", "-A")
