@@ -57,11 +57,12 @@ import Testing
         /// Per service: how many containers, their states, the env round and the marker.
         func check(round: Int, running: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) async throws {
             let all = try await Host.containers(project: name)
-            #expect(all.filter { ($0.names?.first ?? "").contains("-berth-") }.isEmpty,
-                    "leftovers: \(all.map { $0.names ?? [] })", sourceLocation: sourceLocation)
+            let names = all.compactMap { $0.names?.first }
+            #expect(!names.contains { $0.contains("-berth-") }, "leftovers: \(names)", sourceLocation: sourceLocation)
             for s in services {
                 let mine = all.filter { $0.labels?[Labels.service] == s }
-                #expect(mine.count == 1, "\(s): \(mine.map { $0.names ?? [] })", sourceLocation: sourceLocation)
+                let mineNames = mine.compactMap { $0.names?.first }
+                #expect(mine.count == 1, "\(s): \(mineNames)", sourceLocation: sourceLocation)
                 let c = try await Host.engine.inspectContainer("\(name)-\(s)-1")
                 #expect(c.state?.running == running, "\(s): \(c.state?.status ?? "?")", sourceLocation: sourceLocation)
                 #expect(c.config?.env?.contains("ROUND=\(round)") == true, "\(s): \(c.config?.env ?? [])", sourceLocation: sourceLocation)
@@ -244,7 +245,7 @@ import Testing
             let r = try await Host.run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + args, directory: dir)
             try #require(r.status == 0, "git \(args): \(r.stderr)")
         }
-        try await git(["init", "-q", "--bare", bare], in: base)
+        try await git(["init", "-q", "--bare", "-b", "main", bare], in: base)
         try await git(["init", "-q", "-b", "main"], in: clone.path)
         func commit(_ value: String) async throws {
             try """
