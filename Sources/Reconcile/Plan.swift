@@ -141,17 +141,21 @@ public enum SecretRedaction {
         return markers.contains { upper.contains($0) }
     }
 
-    /// The `path: old → new` line of a plan, with secret values replaced. The name is the last
-    /// path component (`environment.DB_PASSWORD`), or the `NAME=` prefix of a value
-    /// (`Env[2]: "DB_PASSWORD=…"`).
+    /// The `path: old → new` line of a plan, with the values of secret-named environment
+    /// variables replaced: `environment.DB_PASSWORD` (compose specs) or a `NAME=value` entry
+    /// of an `Env[…]` list (swarm specs). Other fields, secret names included, show as they are.
     public static func line(_ path: String, _ old: String?, _ new: String?) -> String {
         let name = path.split(separator: ".").last.map(String.init) ?? path
+        let isVariable = path.hasPrefix("environment.") && isSecretName(name)
+        let isEnvEntry = path.contains("Env[")
         func shown(_ value: String?) -> String {
             guard let value else { return "(unset)" }
-            if isSecretName(name) { return placeholder }
-            let bare = value.hasPrefix("\"") ? String(value.dropFirst()) : value
-            if let eq = bare.firstIndex(of: "="), isSecretName(String(bare[..<eq])) {
-                return "\"\(bare[..<eq])=\(placeholder)\""
+            if isVariable { return placeholder }
+            if isEnvEntry {
+                let bare = value.hasPrefix("\"") ? String(value.dropFirst()) : value
+                if let eq = bare.firstIndex(of: "="), isSecretName(String(bare[..<eq])) {
+                    return "\"\(bare[..<eq])=\(placeholder)\""
+                }
             }
             return value
         }

@@ -23,3 +23,12 @@ import Testing
         #expect(SecretRedaction.isSecretName("GITHUB_TOKEN"))
     }
 }
+
+@Suite struct RedactionScopeTests {
+    /// Only values of variables are secret: a secret's name, or a label, shows as it is.
+    @Test func secretNamesAndOtherFieldsAreNotRedacted() {
+        #expect(SecretRedaction.line("TaskTemplate.ContainerSpec.Secrets[0].SecretName", #""s_token_old""#, #""s_token_new""#)
+                == #"TaskTemplate.ContainerSpec.Secrets[0].SecretName: "s_token_old" → "s_token_new""#)
+        #expect(SecretRedaction.line("labels.auth", #""a""#, #""b""#) == #"labels.auth: "a" → "b""#)
+    }
+}
