@@ -87,7 +87,7 @@ extension ContainerSpec {
             let a = before[key]
             let b = after[key]
             if a == b { continue }
-            lines.append("\(key): \(a ?? "(unset)") → \(b ?? "(unset)")")
+            lines.append(SecretRedaction.line(key, a, b))
         }
         return lines
     }
@@ -125,5 +125,40 @@ enum JSONValue: Decodable {
         else if let s = try? c.decode(String.self) { self = .string(s) }
         else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
         else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+}
+
+/// Plans end up in CI logs and API answers: a changed value whose name says it is a secret
+/// (`DB_PASSWORD`, `API_TOKEN`, …) is shown as changed, never printed.
+public enum SecretRedaction {
+    static let markers = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "API_KEY", "PRIVATE_KEY", "ACCESS_KEY",
+                          "CREDENTIAL", "AUTH"]
+    public static let placeholder = "(redacted)"
+
+    /// Whether a variable (or label) of this name holds a secret.
+    public static func isSecretName(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return markers.contains { upper.contains($0) }
+    }
+
+    /// The `path: old → new` line of a plan, with the values of secret-named environment
+    /// variables replaced: `environment.DB_PASSWORD` (compose specs) or a `NAME=value` entry
+    /// of an `Env[…]` list (swarm specs). Other fields, secret names included, show as they are.
+    public static func line(_ path: String, _ old: String?, _ new: String?) -> String {
+        let name = path.split(separator: ".").last.map(String.init) ?? path
+        let isVariable = path.hasPrefix("environment.") && isSecretName(name)
+        let isEnvEntry = path.contains("Env[")
+        func shown(_ value: String?) -> String {
+            guard let value else { return "(unset)" }
+            if isVariable { return placeholder }
+            if isEnvEntry {
+                let bare = value.hasPrefix("\"") ? String(value.dropFirst()) : value
+                if let eq = bare.firstIndex(of: "="), isSecretName(String(bare[..<eq])) {
+                    return "\"\(bare[..<eq])=\(placeholder)\""
+                }
+            }
+            return value
+        }
+        return "\(path): \(shown(old)) → \(shown(new))"
     }
 }

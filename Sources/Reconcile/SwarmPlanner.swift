@@ -154,7 +154,7 @@ public struct SwarmPlanner: Sendable {
             if b == nil && !shrinkable.contains(where: { key.hasPrefix($0) }) { continue }
             // The engine leaves zero values out of what it returns.
             if a == nil, let b, b == "0" || b == "false" { continue }
-            lines.append("\(key): \(a ?? "(unset)") → \(b ?? "(unset)")")
+            lines.append(SecretRedaction.line(key, a, b))
         }
         return lines
     }

@@ -124,7 +124,8 @@ public final class Store: Sendable {
             config.busyMode = .timeout(5)
             if let path {
                 try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
-                                                        withIntermediateDirectories: true)
+                                                        withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
                 queue = try DatabaseQueue(path: path, configuration: config)
             } else {
                 queue = try DatabaseQueue(configuration: config)
@@ -247,5 +248,15 @@ public final class Store: Sendable {
 
     public func setControl(_ control: AppControl) async throws(StoreError) {
         try await write("save app controls") { db in try control.save(db) }
+    }
+
+    // MARK: health
+
+    /// SQLite's `PRAGMA integrity_check`: empty when the database is sound, else its findings.
+    /// A full disk or a crash must never leave anything here (the journal rolls back).
+    public func integrityCheck() async throws(StoreError) -> [String] {
+        try await read("check integrity") { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+        }
     }
 }
