@@ -113,7 +113,7 @@ struct PushCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(out), as: UTF8.self))
         case .text:
-            print("pushed \(result.pinnedReference)")
+            print("pushed \(result.pinnedReference)\(result.fromRecord ? " (from the cache: nothing exported)" : "")")
             print(String(format: "  %d uploaded (%.1f MB), %d mounted, %d already there; %d of %d layers compressed; %.2f s",
                 result.blobsUploaded, Double(result.bytesUploaded) / 1e6, result.blobsMounted, result.blobsSkipped,
                 result.layersCompressed, result.layers.count, seconds))
@@ -135,7 +135,17 @@ struct ImagePusher {
         cache = cacheDirectory.map { BlobCache(directory: $0.appendingPathComponent("blob-cache")) }
     }
 
+    /// An image pushed before (same engine image id, so the same bytes) is checked with HEAD
+    /// requests from the cache's record and not exported; anything else streams the export.
     func push(_ image: String, to reference: ImageReference, format: ManifestFormat = .docker) async throws -> PushResult {
+        if let cache {
+            // The inspect is cheap next to an export; the id is the config's digest.
+            let id = try await engine.inspectImage(image).id
+            if let done = try await client.repush(imageID: id, to: reference, format: format, cache: cache) { return done }
+            // Export by id: a tag moved meanwhile must not push other bytes than we looked up.
+            let export = try await engine.exportImage(id)
+            return try await client.push(saveStream: export, image: id, to: reference, format: format, cache: cache)
+        }
         let export = try await engine.exportImage(image)
         return try await client.push(saveStream: export, image: image, to: reference, format: format, cache: cache)
     }
