@@ -15,7 +15,9 @@ struct PushCommand: AsyncParsableCommand {
         into the same bytes for any number of cores, while the export is still running; blobs the \
         registry has are skipped, blobs it has in another repository are mounted, the rest \
         uploaded a few at a time; config, then manifest, last. A cache in $BERTH_STATE_DIR maps \
-        layers to their compressed digests, so an unchanged layer is never compressed twice.
+        layers to their compressed digests, so an unchanged layer is never compressed twice, and \
+        records each pushed image: pushing the same engine image again only checks with HEAD \
+        requests that the registry has its blobs and manifest, without exporting anything.
 
         Credentials: --username with --password-stdin, else BERTH_REGISTRY_USER and \
         BERTH_REGISTRY_PASSWORD, else ~/.docker/config.json (`docker login`). Plain http is used \
@@ -45,7 +47,7 @@ struct PushCommand: AsyncParsableCommand {
     @Flag(help: "Allow plain http to a registry that is not on loopback.")
     var insecure = false
 
-    @Option(name: .customLong("ca-file"), help: ArgumentHelp("PEM bundle of CAs to trust for the registry.", valueName: "file"))
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("PEM bundle of CAs to trust for the registry (default: $BERTH_REGISTRY_CA).", valueName: "file"))
     var caFile: String?
 
     @Option(name: .customLong("state-dir"), help: ArgumentHelp(
@@ -103,12 +105,14 @@ struct PushCommand: AsyncParsableCommand {
                 var blobsMounted: Int
                 var blobsSkipped: Int
                 var layersCompressed: Int
+                /// Pushed from the cache's record of an earlier push, without an export.
+                var fromCache: Bool
                 var seconds: Double
             }
             let out = Out(reference: ref.description, digest: result.digest, pinned: result.pinnedReference,
                 mediaType: result.mediaType, bytesUploaded: result.bytesUploaded, blobsUploaded: result.blobsUploaded,
                 blobsMounted: result.blobsMounted, blobsSkipped: result.blobsSkipped,
-                layersCompressed: result.layersCompressed, seconds: seconds)
+                layersCompressed: result.layersCompressed, fromCache: result.fromRecord, seconds: seconds)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(out), as: UTF8.self))
@@ -128,7 +132,9 @@ struct ImagePusher {
     let cache: BlobCache?
 
     init(credentials: CredentialStore, caFile: String?, insecure: Bool, cacheDirectory: URL?, logger: Logger) {
-        let http = HTTPClient(configuration: HTTPClient.Configuration(caFile: caFile), logger: logger)
+        // BERTH_REGISTRY_CA also serves `berth build --push`, which has no flag for it.
+        let ca = caFile ?? ProcessInfo.processInfo.environment["BERTH_REGISTRY_CA"].flatMap { $0.isEmpty ? nil : $0 }
+        let http = HTTPClient(configuration: HTTPClient.Configuration(caFile: ca), logger: logger)
         client = RegistryClient(http: http, credentials: credentials, options: RegistryClient.Options(insecure: insecure),
                                 logger: logger)
         engine = EngineClient(logger: logger)

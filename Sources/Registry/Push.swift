@@ -79,8 +79,8 @@ extension RegistryClient {
         let archive = try SaveArchive.index(file: saveTarball.path)
         let job = try PushJob(client: self, ref: ref, format: format, cache: cache ?? memoryCache)
         defer { job.cleanUp() }
-        return try await job.savingCacheOnFailure {
-            try await self.pushFile(archive, image: image, job: job)
+        return try await explainingRefusedCredentials(ref.registry) {
+            try await job.savingCacheOnFailure { try await self.pushFile(archive, image: image, job: job) }
         }
     }
 
@@ -111,8 +111,8 @@ extension RegistryClient {
     ) async throws -> PushResult {
         let job = try PushJob(client: self, ref: ref, format: format, cache: cache ?? memoryCache)
         defer { job.cleanUp() }
-        return try await job.savingCacheOnFailure {
-            try await self.pushStream(saveStream, image: image, job: job)
+        return try await explainingRefusedCredentials(ref.registry) {
+            try await job.savingCacheOnFailure { try await self.pushStream(saveStream, image: image, job: job) }
         }
     }
 

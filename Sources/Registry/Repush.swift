@@ -13,6 +13,14 @@ extension RegistryClient {
     public func repush(
         imageID: String, to ref: ImageReference, format: ManifestFormat = .docker, cache: BlobCache
     ) async throws -> PushResult? {
+        try await explainingRefusedCredentials(ref.registry) {
+            try await repushRecord(imageID: imageID, to: ref, format: format, cache: cache)
+        }
+    }
+
+    private func repushRecord(
+        imageID: String, to ref: ImageReference, format: ManifestFormat, cache: BlobCache
+    ) async throws -> PushResult? {
         guard let record = await cache.image(imageID, format: format) else { return nil }
         guard Digest.of(record.manifest) == record.digest else {
             await cache.forgetImage(imageID, format: format)
