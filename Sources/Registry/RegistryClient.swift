@@ -133,14 +133,17 @@ public final class RegistryClient: Sendable {
             }
             // A loopback registry behind TLS answers plain http with 400 ("Client sent an HTTP
             // request to an HTTPS server"): switch it to https for good and send again.
-            if response.status == 400, req.url.hasPrefix("http://"), replayable,
-                String(decoding: response.body.prefix(512), as: UTF8.self).range(of: "https", options: .caseInsensitive) != nil
-            {
-                httpsRegistries.withLock { _ = $0.insert(registry) }
-                logger.debug("registry speaks https", metadata: ["registry": "\(registry)"])
-                var upgraded = request
-                upgraded.url = "https://" + request.url.dropFirst("http://".count)
-                return try await send(upgraded, registry: registry, scopes: scopes, idempotent: idempotent, maxBodySize: maxBodySize)
+            if response.status == 400, req.url.hasPrefix("http://"), replayable {
+                var https = Self.mentionsHTTPS(response.body)
+                if !https && request.method == .head { https = await wantsHTTPS(registry) }
+                if https {
+                    httpsRegistries.withLock { _ = $0.insert(registry) }
+                    logger.debug("registry speaks https", metadata: ["registry": "\(registry)"])
+                    var upgraded = request
+                    upgraded.url = "https://" + request.url.dropFirst("http://".count)
+                    return try await send(upgraded, registry: registry, scopes: scopes, idempotent: idempotent,
+                        maxBodySize: maxBodySize)
+                }
             }
             if response.status == 401 && !reauthenticated && replayable,
                 let header = response.headers["WWW-Authenticate"], let challenge = AuthChallenge.parse(header)
@@ -170,6 +173,17 @@ public final class RegistryClient: Sendable {
             }
             throw e
         }
+    }
+
+    static func mentionsHTTPS(_ body: Data) -> Bool {
+        String(decoding: body.prefix(512), as: UTF8.self).range(of: "https", options: .caseInsensitive) != nil
+    }
+
+    /// A HEAD's 400 has no body to read the reason from: ask `GET /v2/` over plain http.
+    private func wantsHTTPS(_ registry: String) async -> Bool {
+        let probe = HTTPRequest(method: .get, url: "http://\(registry)/v2/", timeout: .seconds(10))
+        guard let r = try? await http.send(probe, maxBodySize: 1 << 16) else { return false }
+        return r.status == 400 && Self.mentionsHTTPS(r.body)
     }
 
     func pause(_ attempt: Int, retryAfter: Double?, because reason: String) async throws {
