@@ -16,7 +16,9 @@ struct PushCommand: AsyncParsableCommand {
         into the same bytes for any number of cores, while the export is still running; blobs the \
         registry has are skipped, blobs it has in another repository are mounted, the rest \
         uploaded a few at a time; config, then manifest, last. A cache in $BERTH_STATE_DIR maps \
-        layers to their compressed digests, so an unchanged layer is never compressed twice.
+        layers to their compressed digests, so an unchanged layer is never compressed twice, and \
+        records each pushed image: pushing the same engine image again only checks with HEAD \
+        requests that the registry has its blobs and manifest, without exporting anything.
 
         Credentials: --username with --password-stdin, else BERTH_REGISTRY_USER and \
         BERTH_REGISTRY_PASSWORD, else ~/.docker/config.json (`docker login`). Plain http is used \
@@ -46,7 +48,7 @@ struct PushCommand: AsyncParsableCommand {
     @Flag(help: "Allow plain http to a registry that is not on loopback.")
     var insecure = false
 
-    @Option(name: .customLong("ca-file"), help: ArgumentHelp("PEM bundle of CAs to trust for the registry.", valueName: "file"))
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("PEM bundle of CAs to trust for the registry (default: $BERTH_REGISTRY_CA).", valueName: "file"))
     var caFile: String?
 
     @Option(name: .customLong("state-dir"), help: ArgumentHelp(
@@ -104,17 +106,19 @@ struct PushCommand: AsyncParsableCommand {
                 var blobsMounted: Int
                 var blobsSkipped: Int
                 var layersCompressed: Int
+                /// Pushed from the cache's record of an earlier push, without an export.
+                var fromCache: Bool
                 var seconds: Double
             }
             let out = Out(reference: ref.description, digest: result.digest, pinned: result.pinnedReference,
                 mediaType: result.mediaType, bytesUploaded: result.bytesUploaded, blobsUploaded: result.blobsUploaded,
                 blobsMounted: result.blobsMounted, blobsSkipped: result.blobsSkipped,
-                layersCompressed: result.layersCompressed, seconds: seconds)
+                layersCompressed: result.layersCompressed, fromCache: result.fromRecord, seconds: seconds)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(out), as: UTF8.self))
         case .text:
-            print("pushed \(result.pinnedReference)")
+            print("pushed \(result.pinnedReference)\(result.fromRecord ? " (from the cache: nothing exported)" : "")")
             print(String(format: "  %d uploaded (%.1f MB), %d mounted, %d already there; %d of %d layers compressed; %.2f s",
                 result.blobsUploaded, Double(result.bytesUploaded) / 1e6, result.blobsMounted, result.blobsSkipped,
                 result.layersCompressed, result.layers.count, seconds))

@@ -27,6 +27,11 @@ public struct PushResult: Sendable {
     public var blobsUploaded: Int
     /// Layers compressed by this push (the others came from the cache).
     public var layersCompressed: Int
+    /// Pushed from the cache's record of an earlier push, without reading the image
+    /// (`RegistryClient.repush`).
+    public var fromRecord = false
+    /// Whether this push stored the manifest (false when the tag already named it).
+    public var manifestStored = true
 
     /// `registry/repository@sha256:…`, the immutable name of what was pushed.
     public var pinnedReference: String { "\(reference.name)@\(digest)" }
@@ -74,8 +79,8 @@ extension RegistryClient {
         let archive = try SaveArchive.index(file: saveTarball.path)
         let job = try PushJob(client: self, ref: ref, format: format, cache: cache ?? memoryCache)
         defer { job.cleanUp() }
-        return try await job.savingCacheOnFailure {
-            try await self.pushFile(archive, image: image, job: job)
+        return try await explainingRefusedCredentials(ref.registry) {
+            try await job.savingCacheOnFailure { try await self.pushFile(archive, image: image, job: job) }
         }
     }
 
@@ -106,8 +111,8 @@ extension RegistryClient {
     ) async throws -> PushResult {
         let job = try PushJob(client: self, ref: ref, format: format, cache: cache ?? memoryCache)
         defer { job.cleanUp() }
-        return try await job.savingCacheOnFailure {
-            try await self.pushStream(saveStream, image: image, job: job)
+        return try await explainingRefusedCredentials(ref.registry) {
+            try await job.savingCacheOnFailure { try await self.pushStream(saveStream, image: image, job: job) }
         }
     }
 
@@ -343,6 +348,11 @@ final class PushJob: Sendable {
         let manifest = Self.manifestJSON(format: format, config: (configDigest, Int64(config.count)),
             layers: layers.map { ($0.digest, $0.size) })
         let digest = try await client.putManifest(manifest, mediaType: format.manifestMediaType, to: ref)
+        await cache.recordImage(configDigest, format: format, BlobCache.ImageRecord(
+            manifest: manifest, mediaType: format.manifestMediaType, digest: digest,
+            config: BlobCache.Layer(digest: configDigest, size: Int64(config.count)),
+            layers: layers.map { BlobCache.RecordedLayer(diffID: $0.diffID, digest: $0.digest, size: $0.size) },
+            pushedAt: Date().timeIntervalSince1970))
         do { try await cache.save() } catch { logger.warning("blob cache not saved", metadata: ["error": "\(error)"]) }
         let actions = layers.map(\.action) + [configAction]
         return PushResult(

@@ -1,6 +1,7 @@
 import Curl
 import Foundation
 import Logging
+import Synchronization
 
 /// The manifest format a push writes.
 public enum ManifestFormat: String, Sendable, CaseIterable {
@@ -74,6 +75,8 @@ public final class RegistryClient: Sendable {
     let auth: Authenticator
     /// Blob locations seen by this client when the caller gives no cache.
     let memoryCache = BlobCache(directory: nil)
+    /// Loopback registries found to speak https (they answered plain http with 400).
+    let httpsRegistries = Mutex<Set<String>>([])
 
     public init(http: HTTPClient, credentials: CredentialStore = CredentialStore(), options: Options = Options(), logger: Logger) {
         self.http = http
@@ -84,9 +87,11 @@ public final class RegistryClient: Sendable {
 
     // MARK: URLs
 
-    /// `http(s)://host/v2/`: plain http only for loopback hosts or with `insecure`.
+    /// `http(s)://host/v2/`: plain http only for loopback hosts or with `insecure`, unless the
+    /// registry turned out to want https.
     func base(_ registry: String) -> String {
-        let plain = options.insecure || ImageReference.isLoopback(host: registry)
+        let plain = (options.insecure || ImageReference.isLoopback(host: registry))
+            && !httpsRegistries.withLock { $0.contains(registry) }
         let host = registry == "docker.io" ? "registry-1.docker.io" : registry
         return (plain ? "http://" : "https://") + host + "/v2/"
     }
@@ -126,6 +131,20 @@ public final class RegistryClient: Sendable {
                 }
                 throw err
             }
+            // A loopback registry behind TLS answers plain http with 400 ("Client sent an HTTP
+            // request to an HTTPS server"): switch it to https for good and send again.
+            if response.status == 400, req.url.hasPrefix("http://"), replayable {
+                var https = Self.mentionsHTTPS(response.body)
+                if !https && request.method == .head { https = await wantsHTTPS(registry) }
+                if https {
+                    httpsRegistries.withLock { _ = $0.insert(registry) }
+                    logger.debug("registry speaks https", metadata: ["registry": "\(registry)"])
+                    var upgraded = request
+                    upgraded.url = "https://" + request.url.dropFirst("http://".count)
+                    return try await send(upgraded, registry: registry, scopes: scopes, idempotent: idempotent,
+                        maxBodySize: maxBodySize)
+                }
+            }
             if response.status == 401 && !reauthenticated && replayable,
                 let header = response.headers["WWW-Authenticate"], let challenge = AuthChallenge.parse(header)
             {
@@ -141,6 +160,30 @@ public final class RegistryClient: Sendable {
             }
             return response
         }
+    }
+
+    /// Runs a push step; a 401 while credentials were sent says whose credentials were refused.
+    func explainingRefusedCredentials<T>(_ registry: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch var e as RegistryError where e.kind == .unauthorized {
+            if let c = auth.credentials.credentials(for: registry), !e.hint.contains("refused") {
+                e.hint = "\(registry) refused the credentials of user \(c.username): check the user name and password "
+                    + "(--username with --password-stdin, BERTH_REGISTRY_USER/BERTH_REGISTRY_PASSWORD, or `docker login \(registry)`)"
+            }
+            throw e
+        }
+    }
+
+    static func mentionsHTTPS(_ body: Data) -> Bool {
+        String(decoding: body.prefix(512), as: UTF8.self).range(of: "https", options: .caseInsensitive) != nil
+    }
+
+    /// A HEAD's 400 has no body to read the reason from: ask `GET /v2/` over plain http.
+    private func wantsHTTPS(_ registry: String) async -> Bool {
+        let probe = HTTPRequest(method: .get, url: "http://\(registry)/v2/", timeout: .seconds(10))
+        guard let r = try? await http.send(probe, maxBodySize: 1 << 16) else { return false }
+        return r.status == 400 && Self.mentionsHTTPS(r.body)
     }
 
     func pause(_ attempt: Int, retryAfter: Double?, because reason: String) async throws {
@@ -261,7 +304,8 @@ public final class RegistryClient: Sendable {
             do {
                 try await upload(digest, size: size, source: source, to: ref, session: session)
                 return (.uploaded, size)
-            } catch let e as RegistryError where e.isRetryable && attempt < options.maxAttempts {
+            } catch let e as RegistryError where (e.isRetryable || e.isLostUploadSession) && attempt < options.maxAttempts {
+                // Always a new session: the old one may hold part of the bytes, or be gone.
                 session = nil
                 try await pause(attempt, retryAfter: e.retryAfter, because: e.description)
             }

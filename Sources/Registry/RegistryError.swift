@@ -92,6 +92,10 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// The registry no longer knows the upload session (cut off, expired, or replayed after
+    /// a lost connection): the blob's upload must start again.
+    var isLostUploadSession: Bool { codes.contains("BLOB_UPLOAD_UNKNOWN") || codes.contains("BLOB_UPLOAD_INVALID") }
+
     /// Builds the error for a response with an error status, with the registry's codes.
     static func from(response: HTTPResponse, request: HTTPRequest, doing what: String) -> RegistryError {
         let details = parseDetails(response.body)
@@ -111,6 +115,8 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
             if codes.contains("DIGEST_INVALID") || codes.contains("SIZE_INVALID") {
                 hint = "The uploaded bytes did not match their digest; the upload was damaged on the way or "
                     + "the layer changed while reading: retry, and delete the blob cache if it persists"
+            } else if codes.contains("BLOB_UPLOAD_UNKNOWN") || codes.contains("BLOB_UPLOAD_INVALID") {
+                hint = "The registry dropped the upload session (the connection was cut, or the upload expired); push again"
             } else if codes.contains("BLOB_UNKNOWN") || codes.contains("MANIFEST_BLOB_UNKNOWN") {
                 hint = "The registry lost a blob we believed it had; delete the blob cache and push again"
             } else if codes.contains("MANIFEST_INVALID") {
@@ -150,8 +156,13 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
     }
 
     static func transport(_ error: CurlError) -> RegistryError {
-        RegistryError(.transport, error.message.isEmpty ? "transfer failed" : error.message, request: error.target,
-            hint: error.hint, underlying: error)
+        var hint = error.hint
+        if error.kind == .tls {
+            hint = "The registry's TLS certificate was not accepted: pass the CA that signed it with --ca-file "
+                + "(or BERTH_REGISTRY_CA), or fix the certificate's names and dates"
+        }
+        return RegistryError(.transport, error.message.isEmpty ? "transfer failed" : error.message, request: error.target,
+            hint: hint, underlying: error)
     }
 
     static func io(_ what: String, _ path: String, _ reason: String) -> RegistryError {

@@ -11,6 +11,9 @@ final class FaultProxy: @unchecked Sendable {
     enum Fault {
         case respond(status: Int, headers: [String: String], body: String)
         case drop
+        /// Forward the request head and this many body bytes to the registry, then close
+        /// both connections: an upload cut off midway.
+        case cut(afterBodyBytes: Int)
     }
     let fd: Int32
     let port: Int
@@ -85,8 +88,10 @@ final class FaultProxy: @unchecked Sendable {
             .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
         var body = rest
         var buf = [UInt8](repeating: 0, count: 65536)
+        var cutAt = Int.max
         switch rule(method, path, earlier) {
         case .drop?: return
+        case .cut(let n)?: cutAt = n
         case .respond(let status, let headers, let text)?:
             while body.count < length {
                 let n = read(c, &buf, buf.count)
@@ -113,13 +118,15 @@ final class FaultProxy: @unchecked Sendable {
         lines.removeAll { $0.lowercased().hasPrefix("connection:") }
         lines.append("Connection: close")
         writeAll(u, Data((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8))
-        writeAll(u, body)
+        writeAll(u, body.prefix(cutAt))
         var sent = body.count
+        if sent >= cutAt { return }
         while sent < length {
-            let n = read(c, &buf, min(buf.count, length - sent))
+            let n = read(c, &buf, min(buf.count, length - sent, cutAt - sent))
             if n <= 0 { return }
             writeAll(u, Data(buf[0..<n]))
             sent += n
+            if sent >= cutAt { return }
         }
         while true {
             let n = read(u, &buf, buf.count)
@@ -182,6 +189,35 @@ final class FaultProxy: @unchecked Sendable {
         let r = try await makeClient(options: o).push(saveTarball: busyboxTarball, to: ref)
         #expect(r.blobsUploaded == 2)
         #expect(proxy.log.filter { $0.hasPrefix("PATCH") }.count >= 3)
+    }
+
+    @Test func uploadCutOffMidwayIsRetriedCleanly() async throws {
+        // The first upload of the layer reaches the registry half sent, then both connections close.
+        let proxy = try FaultProxy(upstreamPort: upstream) { method, path, earlier in
+            if method == "PUT" && path.contains("/blobs/uploads/") && path.contains("digest=")
+                && !earlier.contains(where: { $0.hasPrefix("PUT") && $0.contains("/blobs/uploads/") })
+            {
+                return .cut(afterBodyBytes: 100_000)
+            }
+            return nil
+        }
+        defer { proxy.stop() }
+        let ref = try uniqueRef("retry-cut", registry: proxy.address)
+        let r = try await makeClient(options: fastOptions()).push(saveTarball: busyboxTarball, to: ref)
+        #expect(r.blobsUploaded == 2)
+        let log = proxy.log
+        // Cut (the HTTP layer may replay the PUT into the dead session once), then a fresh upload
+        // session for that blob: three sessions in all, with the config's.
+        #expect(log.filter { $0.hasPrefix("PUT") && $0.contains("/blobs/uploads/") }.count >= 3, "\(log)")
+        #expect(log.filter { $0.hasPrefix("POST") && $0.contains("/blobs/uploads/") }.count == 3, "\(log)")
+        // The registry holds exactly the bytes: what it serves hashes to the digest.
+        let direct = try ImageReference.parse("\(testRegistry)/\(ref.repository):\(ref.tag ?? "")")
+        for layer in r.layers {
+            let fetched = try run(["sh", "-c", "curl -fsS http://\(testRegistry)/v2/\(ref.repository)/blobs/\(layer.digest) | sha256sum"])
+            #expect(fetched.status == 0)
+            #expect("sha256:" + (fetched.out.split(separator: " ").first.map(String.init) ?? "") == layer.digest)
+        }
+        #expect(try skopeoInspect(direct).Digest == r.digest)
     }
 
     @Test func registryErrorsCarryCodeRequestAndAdvice() async throws {
