@@ -68,3 +68,25 @@ public struct Mutator: Sendable {
         }
     }
 }
+
+import Foundation
+
+/// Reads seed inputs: every regular file below the given directories, in a stable order.
+public enum SeedCorpus {
+    public static func load(_ directories: [String]) -> [[UInt8]] {
+        directories.flatMap(files(in:)).compactMap { FileManager.default.contents(atPath: $0).map { Array($0) } }
+    }
+
+    public static func files(in directory: String) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var found: [String] = []
+        while let relative = walker.nextObject() as? String {
+            let path = directory + "/" + relative
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                found.append(path)
+            }
+        }
+        return found.sorted()
+    }
+}

@@ -36,9 +36,37 @@ exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
     return 0
 })
 #else
-print("""
-    berth-fuzz is a libFuzzer driver; build and run it with ops/fuzz:
-      ops/fuzz --seconds 60 --target yaml
-    Targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))
-    """)
+import Foundation
+
+// Without libFuzzer: the seeded pass FuzzTests runs, over the given corpus directories.
+// berth-fuzz <target> <mutations> <seed> <corpus dir>...
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard arguments.count >= 3, let target = FuzzTarget(rawValue: arguments[0]), let count = Int(arguments[1]),
+      let seed = UInt64(arguments[2]) else {
+    print("""
+        berth-fuzz is a libFuzzer driver; build and run it with ops/fuzz:
+          ops/fuzz --seconds 60 --target yaml
+        Built without libFuzzer it runs a seeded pass: berth-fuzz <target> <mutations> <seed> <corpus dir>...
+        Targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))
+        """)
+    exit(2)
+}
+let corpus = SeedCorpus.load(Array(arguments.dropFirst(3)))
+var mutator = Mutator(seed: seed, dictionary: target.dictionary)
+var findings = 0
+let clock = ContinuousClock()
+var slowest: Duration = .zero
+for index in 0..<(corpus.count + count) {
+    let input = index < corpus.count ? corpus[index] : mutator.mutate(from: corpus)
+    let start = clock.now
+    do {
+        try target.run(input)
+    } catch {
+        findings += 1
+        print("finding at input \(index): \(error)")
+    }
+    slowest = max(slowest, clock.now - start)
+}
+print("\(target.rawValue): \(corpus.count) corpus inputs, \(count) mutations, \(findings) findings, slowest \(slowest)")
+exit(findings == 0 ? 0 : 1)
 #endif

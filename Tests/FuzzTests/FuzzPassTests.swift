@@ -8,7 +8,7 @@ import TestSupport
 /// mutations of them. The seed is fixed, so a run is the same on every machine and cannot flake;
 /// the long runs are `ops/fuzz` with libFuzzer.
 @Suite struct FuzzPassTests {
-    static let mutationsPerTarget = 400
+    static let mutationsPerTarget = 1500
     /// Generous for a debug build on a loaded machine; libFuzzer runs use 1 s on release builds.
     static let slowInputLimit: Duration = .seconds(5)
 
@@ -84,16 +84,7 @@ enum Corpus {
     }
 
     static func files(in directory: URL) -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: directory.path) else { return [] }
-        var found: [String] = []
-        while let relative = walker.nextObject() as? String {
-            let path = directory.appendingPathComponent(relative).path
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
-                found.append(path)
-            }
-        }
-        return found.sorted()
+        SeedCorpus.files(in: directory.path)
     }
 
     /// An input as a Swift string literal would write it, cut short, for failure messages.
