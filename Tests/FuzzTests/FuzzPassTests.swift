@@ -42,6 +42,14 @@ import TestSupport
         #expect(slowest < Self.slowInputLimit)
     }
 
+    /// libFuzzer finding: a document whose root is an empty scalar (` &baW`) was emitted as
+    /// nothing at all and lost on reading back.
+    @Test func emptyRootScalarSurvivesEmitAndParse() throws {
+        for text in [" &baW", "", "--- ~\n", "--- \n--- x\n"] {
+            #expect(throws: Never.self) { try FuzzTarget.yaml.run(Array(text.utf8)) }
+        }
+    }
+
     @Test func mutatorIsDeterministic() {
         let corpus: [[UInt8]] = [Array("services: {}".utf8), Array("a: [1, 2]".utf8)]
         var a = Mutator(seed: 42, dictionary: ["${X}"])
