@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-fuzz", targets: ["berth-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -92,6 +93,13 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "berth", dependencies: ["BerthCLI"], swiftSettings: swiftSettings),
 
+        // Fuzzing: parser entry points, a libFuzzer driver (ops/fuzz) and a seeded pass in FuzzTests.
+        .target(name: "FuzzTargets", dependencies: [
+            "BerthYAML", "Compose", "Interpolation", "Dockerfile", "Registry", "Engine",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .executableTarget(name: "berth-fuzz", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
+
         // Tests. TestSupport locates ../shared/fixtures and names test resources uniquely.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "BerthYAMLTests", dependencies: ["BerthYAML", "TestSupport"], swiftSettings: swiftSettings),
@@ -110,6 +118,7 @@ let package = Package(
             "Server", "Store", "GitSource", "Engine", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: swiftSettings),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Engine", "Curl", "Compose", "Reconcile", "BerthCLI", "TestSupport",
             .product(name: "Crypto", package: "swift-crypto"),

@@ -46,7 +46,11 @@ extension YAML {
         yaml_stream_start_event_initialize(&event, YAML_UTF8_ENCODING)
         try e.emit(&event)
         for doc in documents {
-            yaml_document_start_event_initialize(&event, nil, nil, nil, 1)
+            // An empty root scalar with an implicit start writes nothing, and the document
+            // would be lost on reading back (found by fuzzing): mark its start with `---`.
+            var implicitStart: Int32 = 1
+            if case .scalar(let text, _) = doc.content, text.isEmpty { implicitStart = 0 }
+            yaml_document_start_event_initialize(&event, nil, nil, nil, implicitStart)
             try e.emit(&event)
             try emitNode(doc, e)
             yaml_document_end_event_initialize(&event, 1)

@@ -1,0 +1,7 @@
+# escape=`
+FROM busybox
+RUN echo a `
+    b
+ONBUILD RUN echo x
+SHELL ["sh", "-c"]
+STOPSIGNAL SIGTERM
