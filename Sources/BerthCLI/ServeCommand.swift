@@ -187,7 +187,8 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("berth serve: \(GitRemote(url: config.repo).description) on http://\(config.host):\(config.port), state in \(config.stateDirectory.path)")
             let group = ServiceGroup(
                 services: [SyncService(supervisor: supervisor, engine: engine, pollInterval: config.pollInterval, logger: logger),
-                           api.application(host: config.host, port: config.port)],
+                           api.application(host: config.host, port: config.port),
+                           ResidentMemoryService(logger: logger)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
         } catch {
