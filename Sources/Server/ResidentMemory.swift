@@ -84,7 +84,8 @@ public struct ResidentMemoryService: Service {
     public func run() async throws {
         var delay = firstDelay
         while !Task.isCancelled {
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) } } catch { return }
+            let wait = delay
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) } } catch { return }
             if Task.isCancelled || Task.isShuttingDownGracefully { return }
             let before = ResidentMemory.residentKilobytes()
             let advised = ResidentMemory.releaseCleanFilePages()
