@@ -15,7 +15,7 @@ final class ServeHarness: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
     let secret = "hook-secret-\(UUID().uuidString.prefix(8))"
     let token = "api-token-\(UUID().uuidString.prefix(8))"
-    let process = Process()
+    private(set) var process = Process()
     let client = HTTPClient(configuration: .init(retries: 0), logger: Host.logger)
 
     init() throws {
@@ -47,6 +47,8 @@ final class ServeHarness: @unchecked Sendable {
     }
 
     func start(_ arguments: [String], environment extra: [String: String] = [:]) throws {
+        // A Process runs once; a restart (same state directory and port) needs a new one.
+        if process.processIdentifier != 0 { process = Process() }
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: Host.berthBinary)
         process.arguments = ["serve", "--repo", repo.path, "--listen", "127.0.0.1:\(port)", "--webhook-secret", secret,
@@ -274,6 +276,19 @@ final class NotifyInbox: @unchecked Sendable {
         let after = String(decoding: try await h.request(.get, "/metrics").body, as: UTF8.self)
         #expect(after.contains("berth_build_duration_seconds_count{app=\"\(app)\"} 2"), "the rollback built nothing: \(after)")
 
+        let historyBefore = String(decoding: try await h.request(.get, "/api/v1/apps/\(app)/history").body, as: UTF8.self)
+        #expect(await h.stop() == 0, "\(h.serveLog)")
+
+        // A restart reads the same database: every release and run is still there, the app
+        // still runs the rolled-back digest, and nothing is redeployed.
+        try h.start(["--build", "--poll-interval", "300", "--keep-releases", "1"], environment: ["BERTH_REGISTRY": Self.registry])
+        #expect(await h.waitFor(app, health: "Synced", revision: first), "after restart: \(h.serveLog)")
+        let historyAfter = String(decoding: try await h.request(.get, "/api/v1/apps/\(app)/history").body, as: UTF8.self)
+        for id in ["\"deployed\"", "\"failed\"", String(first.prefix(12)), String(digest1.dropFirst("sha256:".count))] {
+            #expect(historyBefore.contains(id) == historyAfter.contains(id), "\(id) before: \(historyBefore) after: \(historyAfter)")
+        }
+        #expect(historyAfter.count >= historyBefore.count)
+        #expect(try await running().reference == one.reference)
         #expect(await h.stop() == 0, "\(h.serveLog)")
         await Host.cleanUp(project: app)
         for tag in localTags { _ = try? await Host.engine.removeImage(tag, force: true) }
