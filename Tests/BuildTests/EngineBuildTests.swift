@@ -111,7 +111,9 @@ import TestSupport
             #expect(reused.reused)
             #expect(reused.imageID == built.imageID)
             #expect(reused.buildKey == built.buildKey)
-            #expect(reused.seconds < 2)
+            // Reuse is a context hash and one image look-up; the bound is loose because a hundred
+            // engine-bound tests share 2 cores with it.
+            #expect(reused.seconds < 15)
             let keyed = try await TestProject.engine.listImages(filters: ["label": ["\(Builder.buildKeyLabel)=\(built.buildKey)"]])
             #expect(keyed.map(\.id) == [built.imageID])
 
