@@ -101,6 +101,9 @@ public actor AppSyncer {
     var knownHead: String?
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
+    /// After a failure, a timer that retries when the backoff ends, so a fault that clears
+    /// (registry back, git server back) is picked up without waiting for the next poll.
+    private var retryTimer: Task<Void, Never>?
 
     public init(name: String, environment: SyncEnvironment) {
         self.name = name
@@ -135,7 +138,17 @@ public actor AppSyncer {
     /// Ends the loop after the sync in flight (if any) finishes; later triggers are ignored.
     public func stop() {
         stopping = true
+        retryTimer?.cancel()
         wake.finish()
+    }
+
+    private func scheduleRetry(after delay: Duration) {
+        retryTimer?.cancel()
+        retryTimer = Task { [weak self] in
+            do { try await Task.sleep(for: delay) } catch { return }
+            // A poll: it respects the backoff, and fetches the head like any poll.
+            await self?.trigger(.poll)
+        }
     }
 
     /// The sync loop; returns after `stop()`.
@@ -307,6 +320,8 @@ public actor AppSyncer {
                 status.lastError = nil
                 status.consecutiveFailures = 0
                 status.nextRetryAt = nil
+                retryTimer?.cancel()
+                retryTimer = nil
                 failedCommit = nil
             }
         } catch {
@@ -318,6 +333,7 @@ public actor AppSyncer {
             status.consecutiveFailures += 1
             let delay = min(env.maxBackoff, env.backoff * (1 << min(status.consecutiveFailures - 1, 16)))
             status.nextRetryAt = Date().addingTimeInterval(Double(delay.components.seconds))
+            if !status.suspended { scheduleRetry(after: delay) }
             env.logger.error("\(name): sync failed: \(error)")
         }
         run.finishedAt = Date()
