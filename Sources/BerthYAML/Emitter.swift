@@ -65,7 +65,7 @@ extension YAML {
         try emit([document])
     }
 
-    private static func emitNode(_ node: YAMLNode, _ e: LibYAMLEmitter) throws(YAMLError) {
+    private static func emitNode(_ node: YAMLNode, _ e: LibYAMLEmitter, quoted: Bool = false) throws(YAMLError) {
         var event = yaml_event_t()
         let customTag = node.tag.flatMap { $0.hasPrefix("tag:yaml.org,2002:") ? nil : $0 }
         switch node.content {
@@ -86,7 +86,7 @@ extension YAML {
                 yamlStyle = text.contains("\n") ? YAML_LITERAL_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE
                 if case .string = YAMLNode.plainResolves(text) {} else { yamlStyle = YAML_DOUBLE_QUOTED_SCALAR_STYLE }
             }
-            if style == .plain, node.tag == "tag:yaml.org,2002:str", !isPlainString(text) {
+            if (style == .plain && node.tag == "tag:yaml.org,2002:str" && !isPlainString(text)) || quoted {
                 yamlStyle = YAML_DOUBLE_QUOTED_SCALAR_STYLE
             }
             let ok = withOptionalCString(customTag) { tag in
@@ -113,7 +113,11 @@ extension YAML {
             }
             try e.emit(&event)
             for pair in pairs {
-                try emitNode(pair.key, e)
+                // Merge keys were applied when the file was read, so a `<<` key still here is a
+                // literal string (e.g. `! <<`); plain, it would read back as a merge key.
+                var literalMergeKey = false
+                if case .scalar("<<", _) = pair.key.content { literalMergeKey = true }
+                try emitNode(pair.key, e, quoted: literalMergeKey)
                 try emitNode(pair.value, e)
             }
             yaml_mapping_end_event_initialize(&event)

@@ -50,6 +50,14 @@ import TestSupport
         }
     }
 
+    /// libFuzzer finding: a literal `<<` key (tagged `! <<`, so not a merge key) was emitted
+    /// plain and read back as a merge key of a non-mapping.
+    @Test func literalMergeKeySurvivesEmitAndParse() throws {
+        for text in ["L 1.1\n---\nx-base: &base\n( is:\neb:\n  !  <<: *base\n\n", "a:\n  ! <<: 1\n", "\"<<\": x\n"] {
+            #expect(throws: Never.self) { try FuzzTarget.yaml.run(Array(text.utf8)) }
+        }
+    }
+
     @Test func mutatorIsDeterministic() {
         let corpus: [[UInt8]] = [Array("services: {}".utf8), Array("a: [1, 2]".utf8)]
         var a = Mutator(seed: 42, dictionary: ["${X}"])
