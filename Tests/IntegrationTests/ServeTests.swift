@@ -42,6 +42,23 @@ import Testing
         var syncing: Bool
     }
 
+    /// `docker rm -f` as a user would do it. dockerd 20.10 sometimes answers 500 ("unable to
+    /// remove filesystem … directory not empty") when the container is being written to at
+    /// that moment (a sync's inspect, a health check); a user would run it again, and so does this.
+    func removeByHand(_ container: String) async throws {
+        for attempt in 1...5 {
+            do {
+                try await Host.engine.removeContainer(container, force: true)
+                return
+            } catch {
+                // Gone after all (the failed removal finished in the background).
+                if (try? await Host.engine.inspectContainer(container)) == nil { return }
+                if attempt == 5 { throw error }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
     @Test func servesSyncsOnWebhookSelfHealsKeepsLastGoodAndRollsBack() async throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent(TestNames.unique("berth-serve"))
         let repo = base.appendingPathComponent("repo")
@@ -150,7 +167,7 @@ import Testing
         #expect(settled)
 
         // Self-heal: a managed container removed behind Berth's back comes back within seconds.
-        try await Host.engine.removeContainer(container, force: true)
+        try await removeByHand(container)
         let healed = await Self.eventually(.seconds(20)) { try await deployed().running }
         #expect(healed, "container not recreated: \(serveLog())")
         #expect(try await deployed().revision == second)
@@ -169,7 +186,7 @@ import Testing
         _ = broken
 
         // Even while the head is broken, self-heal restores the last good release.
-        try await Host.engine.removeContainer(container, force: true)
+        try await removeByHand(container)
         let healedDegraded = await Self.eventually(.seconds(20)) { try await deployed().running }
         #expect(healedDegraded, "container not recreated while degraded: \(serveLog())")
         #expect(try await deployed().revision == second)
