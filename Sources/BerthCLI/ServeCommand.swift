@@ -28,7 +28,8 @@ struct ServeCommand: AsyncParsableCommand {
         --keep-releases releases are removed.
 
         A commit that fails leaves the last good release running; the app is Degraded with the \
-        error and polls retry with backoff. Rollback pins an app to an earlier release until \
+        error, and the sync is retried when its back-off ends (--retry-backoff, doubling per \
+        failure up to 10 minutes; a webhook or `berth sync` retries at once). Rollback pins an app to an earlier release until \
         resume. SIGTERM finishes the syncs in flight and exits.
 
         Every option also reads an environment variable (shown in brackets); a flag wins.
