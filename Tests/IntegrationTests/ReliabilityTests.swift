@@ -97,21 +97,35 @@ import Testing
 
     // MARK: engine socket
 
-    /// The engine's socket dies before anything was stopped: the error says so and names the
-    /// socket, the old containers keep running untouched.
-    @Test func engineDiesBeforeTheRolloutStopsAnything() async throws {
-        let p = try VolumeProject("engdown")
+    /// Deploys round 0 with a marker file in each volume, then reconciles round 1 through a
+    /// proxy to the engine's socket that dies on the first request containing `dieOn`.
+    /// The caller stops the proxy.
+    static func rolloutThroughDyingEngine(_ name: String, dieOn: String) async throws
+        -> (VolumeProject, StreamFaultProxy, socket: String, Host.RunResult)
+    {
+        let p = try VolumeProject(name)
         try p.write(round: 0)
         let first = try await p.reconcile()
         try #require(first.status == 0, "\(first.stderr)")
         try await p.writeMarkers()
 
+        try p.write(round: 1)
         let socket = "/tmp/\(TestNames.unique("eng")).sock"
         let proxy = try StreamFaultProxy(upstream: .unix(path: "/var/run/docker.sock"), unixPath: socket)
+        proxy.set { $0.dieOn = dieOn }
+        do {
+            return (p, proxy, socket, try await p.reconcile(environment: ["DOCKER_HOST": "unix://\(socket)"]))
+        } catch {
+            proxy.stop()
+            throw error
+        }
+    }
+
+    /// The engine's socket dies before anything was stopped: the error says so and names the
+    /// socket, the old containers keep running untouched.
+    @Test func engineDiesBeforeTheRolloutStopsAnything() async throws {
+        let (p, proxy, socket, r) = try await Self.rolloutThroughDyingEngine("engdown", dieOn: "/stop")
         defer { proxy.stop() }
-        proxy.set { $0.dieOn = "/stop" }
-        try p.write(round: 1)
-        let r = try await p.reconcile(environment: ["DOCKER_HOST": "unix://\(socket)"])
         #expect(proxy.died)
         #expect(r.status == 1)
         #expect(r.stdout.contains(socket) || r.stderr.contains(socket), "the error names the engine socket: \(r.stdout)\(r.stderr)")
@@ -127,18 +141,8 @@ import Testing
     /// fails and says to run reconcile again; the next run puts everything in place, one
     /// container per service, volumes intact.
     @Test func engineDiesMidRolloutAndTheNextReconcileConverges() async throws {
-        let p = try VolumeProject("engmid")
-        try p.write(round: 0)
-        let first = try await p.reconcile()
-        try #require(first.status == 0, "\(first.stderr)")
-        try await p.writeMarkers()
-
-        let socket = "/tmp/\(TestNames.unique("eng")).sock"
-        let proxy = try StreamFaultProxy(upstream: .unix(path: "/var/run/docker.sock"), unixPath: socket)
+        let (p, proxy, _, r) = try await Self.rolloutThroughDyingEngine("engmid", dieOn: "/containers/create")
         defer { proxy.stop() }
-        proxy.set { $0.dieOn = "/containers/create" }
-        try p.write(round: 1)
-        let r = try await p.reconcile(environment: ["DOCKER_HOST": "unix://\(socket)"])
         #expect(proxy.died)
         #expect(r.status == 1)
         #expect((r.stdout + r.stderr).contains("reconcile again"), "\(r.stdout)\(r.stderr)")

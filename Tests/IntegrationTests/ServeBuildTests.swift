@@ -46,6 +46,28 @@ final class ServeHarness: @unchecked Sendable {
         return try await git("rev-parse", "HEAD")
     }
 
+    /// A Dockerfile whose image carries `marker` in /marker, to tell builds apart.
+    static func markerDockerfile(_ marker: String) -> String {
+        "FROM berth.local/busybox:latest\nRUN echo \(marker) > /marker\n"
+    }
+
+    /// Commits a repo with one app whose service `web` is built from `markerDockerfile(marker)`.
+    func commitBuildApp(_ app: String, marker: String) async throws -> String {
+        let compose = """
+        services:
+          web:
+            build:
+              context: .
+              labels:
+                dev.berth.test: "1"
+            command: ["sleep", "100000"]
+            labels:
+              dev.berth.test: "1"
+        """
+        return try await commit(["berth.yaml": "apps:\n  \(app):\n    path: apps/\(app)\n",
+                                 "apps/\(app)/compose.yaml": compose, "apps/\(app)/Dockerfile": Self.markerDockerfile(marker)])
+    }
+
     func start(_ arguments: [String], environment extra: [String: String] = [:]) throws {
         // A Process runs once; a restart (same state directory and port) needs a new one.
         if process.processIdentifier != 0 { process = Process() }
@@ -175,20 +197,7 @@ final class NotifyInbox: @unchecked Sendable {
         let inbox = try NotifyInbox()
         let app = TestNames.unique("bapp")
         let container = "\(app)-web-1"
-        let compose = """
-        services:
-          web:
-            build:
-              context: .
-              labels:
-                dev.berth.test: "1"
-            command: ["sleep", "100000"]
-            labels:
-              dev.berth.test: "1"
-        """
-        func dockerfile(_ marker: String) -> String { "FROM berth.local/busybox:latest\nRUN echo \(marker) > /marker\n" }
-        let first = try await h.commit(["berth.yaml": "apps:\n  \(app):\n    path: apps/\(app)\n",
-                                        "apps/\(app)/compose.yaml": compose, "apps/\(app)/Dockerfile": dockerfile("one")])
+        let first = try await h.commitBuildApp(app, marker: "one")
         // The registry password only reaches the notifier's redaction list: it must never be sent.
         try h.start(["--build", "--poll-interval", "300", "--notify-url", inbox.url, "--keep-releases", "1"],
                     environment: ["BERTH_REGISTRY": Self.registry])
@@ -234,7 +243,7 @@ final class NotifyInbox: @unchecked Sendable {
         #expect(try await running().imageID == one.imageID)
 
         // A new Dockerfile: webhook → build → push → the new digest runs.
-        let second = try await h.commit(["apps/\(app)/Dockerfile": dockerfile("two")])
+        let second = try await h.commit(["apps/\(app)/Dockerfile": ServeHarness.markerDockerfile("two")])
         #expect(try await h.hook().status == 202)
         #expect(await h.waitFor(app, health: "Synced", revision: second), "second sync: \(h.serveLog)")
         localTags.append("\(Self.registry)/\(app)-web:\(second.prefix(12))")

@@ -14,25 +14,12 @@ import Testing
         let h = try ServeHarness()
         let app = TestNames.unique("rdapp")
         let container = "\(app)-web-1"
-        let compose = """
-        services:
-          web:
-            build:
-              context: .
-              labels:
-                dev.berth.test: "1"
-            command: ["sleep", "100000"]
-            labels:
-              dev.berth.test: "1"
-        """
-        func dockerfile(_ marker: String) -> String { "FROM berth.local/busybox:latest\nRUN echo \(marker) > /marker\n" }
         func marker() async throws -> String {
             try await Host.run("/usr/bin/docker", ["exec", container, "cat", "/marker"]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let registry = "\(proxy.address)/berth-test"
-        let first = try await h.commit(["berth.yaml": "apps:\n  \(app):\n    path: apps/\(app)\n",
-                                        "apps/\(app)/compose.yaml": compose, "apps/\(app)/Dockerfile": dockerfile("one")])
+        let first = try await h.commitBuildApp(app, marker: "one")
         try h.start(["--build", "--poll-interval", "300"], environment: ["BERTH_REGISTRY": registry])
         defer { if h.process.isRunning { h.process.terminate() } }
         #expect(await h.waitFor(app, health: "Synced", revision: first), "first sync: \(h.serveLog)")
@@ -40,7 +27,7 @@ import Testing
         let good = try await Host.engine.inspectContainer(container).image
 
         proxy.set { $0.down = true }
-        let second = try await h.commit(["apps/\(app)/Dockerfile": dockerfile("two")])
+        let second = try await h.commit(["apps/\(app)/Dockerfile": ServeHarness.markerDockerfile("two")])
         #expect(try await h.hook().status == 202)
         #expect(await h.waitFor(app, health: "Degraded", timeout: .seconds(240)), "registry down: \(h.serveLog)")
         let down = try await h.status(app)
