@@ -245,12 +245,8 @@ import Testing
         let state = work.appendingPathComponent("state")
         let clone = work.appendingPathComponent("src")
         try FileManager.default.createDirectory(at: clone.appendingPathComponent("apps/\(app)"), withIntermediateDirectories: true)
-        func git(_ args: [String], in dir: String) async throws {
-            let r = try await Host.run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + args, directory: dir)
-            try #require(r.status == 0, "git \(args): \(r.stderr)")
-        }
-        try await git(["init", "-q", "--bare", "-b", "main", bare], in: base)
-        try await git(["init", "-q", "-b", "main"], in: clone.path)
+        try await Shell.git(["init", "-q", "--bare", "-b", "main", bare], in: base)
+        try await Shell.git(["init", "-q", "-b", "main"], in: clone.path)
         func commit(_ value: String) async throws {
             try """
             services:
@@ -262,9 +258,9 @@ import Testing
                 labels:
                   dev.berth.test: "1"
             """.write(to: clone.appendingPathComponent("apps/\(app)/compose.yaml"), atomically: true, encoding: .utf8)
-            try await git(["add", "-A"], in: clone.path)
-            try await git(["commit", "-qm", value], in: clone.path)
-            try await git(["push", "-q", bare, "main"], in: clone.path)
+            try await Shell.git(["add", "-A"], in: clone.path)
+            try await Shell.git(["commit", "-qm", value], in: clone.path)
+            try await Shell.git(["push", "-q", bare, "main"], in: clone.path)
         }
         try await commit("one")
 
@@ -319,8 +315,7 @@ import Testing
             try? FileManager.default.removeItem(at: work)
         }
         func git(_ args: String...) async throws {
-            let r = try await Host.run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + args, directory: repo.path)
-            try #require(r.status == 0, "git \(args): \(r.stderr)")
+            _ = try await Shell.git(args, in: repo.path)
         }
         func commit(_ value: String) async throws {
             try """

@@ -13,9 +13,7 @@ import Testing
         // The folder is not named after the app: the project must still be the app's name.
         try FileManager.default.createDirectory(at: repo.appendingPathComponent("apps/folder"), withIntermediateDirectories: true)
         func git(_ args: String...) async throws -> String {
-            let r = try await Host.run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + args, directory: repo.path)
-            #expect(r.status == 0, "git \(args): \(r.stderr)")
-            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try await Shell.git(args, in: repo.path)
         }
         func commit(_ value: String) async throws -> String {
             try """

@@ -88,8 +88,7 @@ import Testing
         let app = TestNames.unique("secapp")
         try FileManager.default.createDirectory(at: repo.appendingPathComponent("apps/\(app)"), withIntermediateDirectories: true)
         func git(_ args: String...) async throws {
-            let r = try await Host.run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + args, directory: repo.path)
-            try #require(r.status == 0, "git \(args): \(r.stderr)")
+            _ = try await Shell.git(args, in: repo.path)
         }
         func commit(_ password: String) async throws {
             try Self.compose(password: password).write(to: repo.appendingPathComponent("apps/\(app)/compose.yaml"), atomically: true, encoding: .utf8)

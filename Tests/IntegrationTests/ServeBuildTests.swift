@@ -26,9 +26,7 @@ final class ServeHarness: @unchecked Sendable {
 
     @discardableResult
     func git(_ args: String...) async throws -> String {
-        let r = try await Host.run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + args, directory: repo.path)
-        #expect(r.status == 0, "git \(args): \(r.stderr)")
-        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await Shell.git(args, in: repo.path)
     }
 
     /// Writes the files, commits everything, returns the commit.

@@ -67,9 +67,7 @@ import Testing
         let container = "\(app)-svc-1"
         try FileManager.default.createDirectory(at: repo.appendingPathComponent("apps/\(app)"), withIntermediateDirectories: true)
         func git(_ args: String...) async throws -> String {
-            let r = try await Host.run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + args, directory: repo.path)
-            #expect(r.status == 0, "git \(args): \(r.stderr)")
-            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try await Shell.git(args, in: repo.path)
         }
         func commit(_ compose: String, _ message: String) async throws -> String {
             try compose.write(to: repo.appendingPathComponent("apps/\(app)/compose.yaml"), atomically: true, encoding: .utf8)

@@ -23,9 +23,7 @@ struct ScratchRepo {
 
     @discardableResult
     func git(_ args: String...) async throws -> String {
-        let r = try await Shell.run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + args, directory: repo.path)
-        guard r.status == 0 else { throw ServerError("git \(args): \(r.stderr)") }
-        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await Shell.git(args, in: repo.path)
     }
 
     func commit(_ files: [String: String]) async throws -> String {

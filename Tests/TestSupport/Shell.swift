@@ -20,6 +20,19 @@ public enum Shell {
         }
     }
 
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// `git` as the tests' author (t@berth) in `directory`; returns its trimmed output, and a
+    /// non-zero exit throws with git's own message.
+    @discardableResult
+    public static func git(_ arguments: [String], in directory: String) async throws -> String {
+        let r = try await run("/usr/bin/git", ["-c", "user.email=t@berth", "-c", "user.name=t"] + arguments, directory: directory)
+        guard r.status == 0 else { throw Failure(description: "git \(arguments.joined(separator: " ")): \(r.stderr)") }
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// The blocking form, for code already off the pool (or synchronous test helpers).
     public static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                                    directory: String? = nil) throws -> Result {
