@@ -101,7 +101,8 @@ let package = Package(
         .executableTarget(name: "berth-fuzz", dependencies: ["FuzzTargets"], swiftSettings: swiftSettings),
 
         // Tests. TestSupport locates ../shared/fixtures and names test resources uniquely.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport",
+                swiftSettings: swiftSettings),
         .testTarget(name: "BerthYAMLTests", dependencies: ["BerthYAML", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "InterpolationTests", dependencies: ["Interpolation", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ComposeTests", dependencies: ["Compose", "BerthYAML", "TestSupport"], swiftSettings: swiftSettings),

@@ -28,9 +28,14 @@ public final class EngineClient: Sendable {
     // MARK: version negotiation
 
     /// The API version used for requests: 1.41, or the engine's when lower. Asks the engine
-    /// once (`/_ping`, else `/version`) and remembers.
+    /// once (`/_ping`, else `/version`) and remembers. Calls that arrive while the question is
+    /// out wait for its answer instead of asking again (a plan's first round of calls runs
+    /// in parallel); a failed negotiation is forgotten so the next call asks again.
     public func apiVersion() async throws -> String {
-        if let v = negotiated.value { return v }
+        try await negotiated.value { try await self.negotiate() }
+    }
+
+    private func negotiate() async throws -> String {
         let ping = try await ping()
         var engineVersion = ping.apiVersion
         if engineVersion == nil {
@@ -44,7 +49,6 @@ public final class EngineClient: Sendable {
                 .unsupportedVersion(engineVersion), "GET", "/_ping",
                 "the engine speaks API \(engineVersion), older than the \(Self.minimumAPIVersion) Berth needs")
         }
-        negotiated.value = chosen
         logger.debug("engine API version", metadata: ["engine": "\(engineVersion)", "using": "\(chosen)"])
         return chosen
     }
@@ -188,9 +192,30 @@ public final class EngineClient: Sendable {
 
 private final class VersionCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var stored: String?
-    var value: String? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
+    private var answer: String?
+    private var pending: Task<String, any Error>?
+
+    func value(negotiate: @escaping @Sendable () async throws -> String) async throws -> String {
+        enum Known { case answer(String), asking(Task<String, any Error>) }
+        let known: Known = lock.withLock {
+            if let answer { return .answer(answer) }
+            if let pending { return .asking(pending) }
+            let task = Task { try await negotiate() }
+            pending = task
+            return .asking(task)
+        }
+        let task: Task<String, any Error>
+        switch known {
+        case .answer(let v): return v
+        case .asking(let t): task = t
+        }
+        do {
+            let v = try await task.value
+            lock.withLock { answer = v; pending = nil }
+            return v
+        } catch {
+            lock.withLock { if pending == task { pending = nil } }
+            throw error
+        }
     }
 }

@@ -180,7 +180,7 @@ extension ContainerSpec {
 
     /// sha256 of the canonical JSON, hex: the value of `com.docker.compose.config-hash`.
     public var configHash: String {
-        SHA256.hash(data: canonicalJSON()).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: canonicalJSON()).lowercaseHex
     }
 
     public static func decode(canonicalJSON data: Data) -> ContainerSpec? {

@@ -83,7 +83,7 @@ public struct SwarmDesiredService: Sendable, Equatable {
     }
 
     public static func hash(_ spec: ServiceSpec) -> String {
-        SHA256.hash(data: canonicalJSON(spec)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: canonicalJSON(spec)).lowercaseHex
     }
 }
 
@@ -101,7 +101,7 @@ public struct SwarmDesiredObject: Sendable, Equatable {
         self.name = name
         self.key = key
         self.content = content
-        self.contentHash = SHA256.hash(data: content).map { String(format: "%02x", $0) }.joined()
+        self.contentHash = SHA256.hash(data: content).lowercaseHex
         self.labels = labels
         self.external = external
     }

@@ -1,35 +1,9 @@
 import Foundation
 import Logging
-import Synchronization
+import TestSupport
 import Testing
 import BerthYAML
 @testable import Compose
-
-/// Keeps every message logged through it, so a test can see the loader's warnings.
-final class CapturedLog: Sendable {
-    let messages = Mutex<[(level: Logger.Level, text: String)]>([])
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(log: self) }
-    }
-
-    var warnings: [String] { messages.withLock { $0.filter { $0.level == .warning }.map(\.text) } }
-
-    struct Handler: LogHandler {
-        let log: CapturedLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            log.messages.withLock { $0.append((event.level, event.message.description)) }
-        }
-    }
-}
 
 @Suite struct SwarmTests {
     static let stack = """
@@ -95,14 +69,14 @@ final class CapturedLog: Sendable {
         defer { p.remove() }
         let log = CapturedLog()
         let options = ProjectOptions(files: ["stack.yaml"], environment: [:], workingDirectory: p.dir, target: .swarm)
-        _ = try ProjectLoader.load(options, logger: log.logger)
+        _ = try ProjectLoader.load(options, logger: log.logger())
         let swarm = log.warnings.filter { $0.contains("swarm") || $0.contains("docker stack deploy") }
         #expect(swarm.count == 7)
         #expect(swarm.contains { $0.hasPrefix("stack.yaml:6:5: services.web.restart is ignored by swarm") })
 
         let quiet = CapturedLog()
         let compose = ProjectOptions(files: ["stack.yaml"], environment: [:], workingDirectory: p.dir)
-        _ = try ProjectLoader.load(compose, logger: quiet.logger)
+        _ = try ProjectLoader.load(compose, logger: quiet.logger())
         #expect(quiet.warnings.isEmpty)
     }
 

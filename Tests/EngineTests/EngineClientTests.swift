@@ -437,3 +437,30 @@ private func buildContext(_ dockerfile: String) throws -> URL {
         #expect(error?.description.contains(tag) == true)
     }
 }
+
+@Suite struct VersionNegotiationTests {
+    /// A plan's first round of engine calls runs in parallel: they must share one negotiation,
+    /// not ask the engine for its version once each.
+    @Test func parallelFirstCallsNegotiateOnce() async throws {
+        let log = CapturedLog()
+        let client = EngineClient(endpoint: .default, logger: log.logger())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { _ = try await client.listNetworks() } }
+            try await group.waitForAll()
+        }
+        #expect(log.count("engine API version") == 1)
+        _ = try await client.listNetworks()
+        #expect(log.count("engine API version") == 1)
+    }
+
+    /// A failed negotiation (engine not there yet) is not remembered: once the engine
+    /// answers, the next call negotiates and succeeds.
+    @Test func failedNegotiationIsRetried() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(TestNames.unique("engine-sock")).path
+        let client = EngineClient(endpoint: EngineEndpoint(.unix(path: path)), logger: Logger(label: "t"))
+        await #expect(throws: EngineError.self) { try await client.apiVersion() }
+        let proxy = try StreamFaultProxy(upstream: .unix(path: "/var/run/docker.sock"), unixPath: path)
+        defer { proxy.stop() }
+        #expect(try await client.apiVersion() == "1.41")
+    }
+}

@@ -67,8 +67,8 @@ import Testing
     }
 
     @Test func stackFileRunsOneBerthOnAManagerWithSecrets() throws {
-        let log = CapturedWarnings()
-        let project = try load("stack.yaml", target: .swarm, logger: log.logger)
+        let log = CapturedLog()
+        let project = try load("stack.yaml", target: .swarm, logger: log.logger())
         let berth = try #require(project.service(named: "berth"))
         try checkCommon(berth)
         #expect(berth.build == nil)
@@ -88,7 +88,7 @@ import Testing
         #expect(script.contains("exec /usr/local/bin/berth serve"))
         // Nothing in the file is something `docker stack deploy` would ignore; `version` stays
         // for docker 20.10, which refuses a stack file without it.
-        let warnings = log.messages.filter { !$0.contains("`version` is obsolete") }
+        let warnings = log.warnings.filter { !$0.contains("`version` is obsolete") }
         #expect(warnings.isEmpty, "\(warnings)")
     }
 
@@ -126,33 +126,6 @@ import Testing
             let result = try await Host.run(Host.berthBinary, ["config", "-q", "-f", file],
                                             environment: ["BERTH_REPO": Self.repo], directory: TestPaths.packageRoot.path)
             #expect(result.status == 0, "\(file): \(result.stderr)")
-        }
-    }
-}
-
-/// Collects the warnings a load logs.
-final class CapturedWarnings: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [String] = []
-    var messages: [String] { lock.withLock { stored } }
-
-    var logger: Logger {
-        Logger(label: "manifests") { _ in Handler(owner: self) }
-    }
-
-    fileprivate func append(_ message: String) { lock.withLock { stored.append(message) } }
-
-    private struct Handler: LogHandler {
-        let owner: CapturedWarnings
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .warning
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            if level >= .warning { owner.append("\(message)") }
         }
     }
 }

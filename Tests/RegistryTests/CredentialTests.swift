@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Testing
 
 @testable import Registry
@@ -45,12 +46,10 @@ import Testing
         let auth = Data("alice:topsecret".utf8).base64EncodedString()
         let (dir, path) = try writeConfig(#"{"auths": {"r:5000": {"auth": "\#(auth)"}}}"#, mode: 0o644)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let sink = LogSink()
-        var logger = Logger(label: "test") { _ in sink }
-        logger.logLevel = .trace
-        let store = CredentialStore(environment: [:], dockerConfigPath: path, logger: logger)
+        let log = CapturedLog()
+        let store = CredentialStore(environment: [:], dockerConfigPath: path, logger: log.logger())
         #expect(store.credentials(for: "r:5000")?.password == "topsecret")
-        let text = sink.text
+        let text = log.text
         #expect(text.contains("readable by group or others"))
         #expect(!text.contains("topsecret"))
         #expect(!text.contains(auth))
@@ -72,20 +71,4 @@ import Testing
         #expect(unquoted.parameters["service"] == "x")
         #expect(AuthChallenge.parse("Negotiate abc") == nil)
     }
-}
-
-/// Collects log lines for assertions.
-final class LogSink: LogHandler, @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-        lock.withLock { lines.append("\(event.level) \(event.message) \(event.metadata ?? [:])") }
-    }
-    var text: String { lock.withLock { lines.joined(separator: "\n") } }
 }
