@@ -24,22 +24,39 @@ public struct Project: Sendable {
 
     public func service(named name: String) -> Service? { services.first { $0.name == name } }
 
-    /// Services ordered so each comes after everything it depends on (ties by name).
-    /// The loader has already refused dependency cycles.
-    public func servicesInDependencyOrder() -> [Service] {
-        var done: Set<String> = []
-        var result: [Service] = []
-        let byName = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        func visit(_ service: Service, _ path: Set<String>) {
-            guard !done.contains(service.name), !path.contains(service.name) else { return }
-            for dep in service.dependsOn.keys.sorted() {
-                if let d = byName[dep] { visit(d, path.union([service.name])) }
+    /// Services ordered so each comes after what it needs: depends_on, network_mode/pid/ipc
+    /// `service:`, volumes_from. Services that can start together come in one wave, each wave
+    /// sorted by name.
+    /// - Throws: `ComposeError` naming the services caught in a cycle; the loader refuses
+    ///   cycles already, so only a project put together in code can have one.
+    public func servicesInDependencyOrder() throws(ComposeError) -> [Service] {
+        var needs: [String: Set<String>] = [:]
+        let names = Set(services.map(\.name))
+        for s in services {
+            var deps = Set(s.dependsOn.keys)
+            for mode in [s.networkMode, s.pid, s.ipc].compactMap({ $0 }) where mode.hasPrefix("service:") {
+                deps.insert(String(mode.dropFirst("service:".count)))
             }
-            done.insert(service.name)
-            result.append(service)
+            for v in s.volumesFrom {
+                let parts = v.split(separator: ":").map(String.init)
+                if parts.first == "container" { continue }
+                deps.insert(parts.first == "service" && parts.count > 1 ? parts[1] : parts[0])
+            }
+            needs[s.name] = deps.intersection(names)
         }
-        for service in services { visit(service, []) }
-        return result
+        var ordered: [Service] = []
+        var done = Set<String>()
+        var remaining = services.sorted { $0.name < $1.name }
+        while !remaining.isEmpty {
+            let ready = remaining.filter { (needs[$0.name] ?? []).isSubset(of: done) }
+            if ready.isEmpty {
+                throw ComposeError("depends_on cycle between services: \(remaining.map(\.name).joined(separator: ", "))")
+            }
+            ordered += ready
+            done.formUnion(ready.map(\.name))
+            remaining.removeAll { done.contains($0.name) }
+        }
+        return ordered
     }
 }
 

@@ -256,35 +256,13 @@ public struct DesiredStateBuilder: Sendable {
         return nil
     }
 
-    /// Services ordered so each comes after what it needs: depends_on, network_mode/pid/ipc
-    /// `service:`, volumes_from. Cycles are reported with their members.
+    /// Services ordered so each comes after what it needs (see
+    /// `Project.servicesInDependencyOrder`); a cycle is an invalid project.
     public static func dependencyOrder(_ project: Project) throws -> [Service] {
-        var needs: [String: Set<String>] = [:]
-        let names = Set(project.services.map(\.name))
-        for s in project.services {
-            var deps = Set(s.dependsOn.keys)
-            for mode in [s.networkMode, s.pid, s.ipc].compactMap({ $0 }) where mode.hasPrefix("service:") {
-                deps.insert(String(mode.dropFirst("service:".count)))
-            }
-            for v in s.volumesFrom {
-                let parts = v.split(separator: ":").map(String.init)
-                if parts.first == "container" { continue }
-                deps.insert(parts.first == "service" && parts.count > 1 ? parts[1] : parts[0])
-            }
-            needs[s.name] = deps.intersection(names)
+        do {
+            return try project.servicesInDependencyOrder()
+        } catch {
+            throw ReconcileError.invalidProject(error.message)
         }
-        var ordered: [Service] = []
-        var done = Set<String>()
-        var remaining = project.services.sorted { $0.name < $1.name }
-        while !remaining.isEmpty {
-            let ready = remaining.filter { (needs[$0.name] ?? []).isSubset(of: done) }
-            if ready.isEmpty {
-                throw ReconcileError.invalidProject("depends_on cycle between services: \(remaining.map(\.name).joined(separator: ", "))")
-            }
-            ordered += ready
-            done.formUnion(ready.map(\.name))
-            remaining.removeAll { done.contains($0.name) }
-        }
-        return ordered
     }
 }

@@ -189,7 +189,34 @@ import BerthYAML
         #expect(project.secrets["token"]?.file == p.dir + "/token.txt")
         #expect(project.configs["conf"]?.content == "x=1")
         #expect(project.extensions["x-owner"]?.string == "team-a")
-        #expect(project.servicesInDependencyOrder().map(\.name) == ["db", "api"])
+        #expect(try project.servicesInDependencyOrder().map(\.name) == ["db", "api"])
+    }
+
+    @Test func dependencyOrderFollowsNetworkModeAndVolumesFrom() throws {
+        let p = try TempProject([
+            "compose.yaml": """
+                services:
+                  app: {image: x, network_mode: "service:vpn", volumes_from: ["data:ro"]}
+                  vpn: {image: x}
+                  data: {image: x}
+                  web: {image: x, depends_on: [app]}
+                """,
+        ])
+        defer { p.remove() }
+        #expect(try p.load().servicesInDependencyOrder().map(\.name) == ["data", "vpn", "app", "web"])
+
+        let cycle = try TempProject([
+            "compose.yaml": """
+                services:
+                  a: {image: x, network_mode: "service:b"}
+                  b: {image: x, volumes_from: [a]}
+                  c: {image: x}
+                """,
+        ])
+        defer { cycle.remove() }
+        // The loader already refuses the cycle, naming its path.
+        let error = #expect(throws: ComposeError.self) { try cycle.load() }
+        #expect(error?.message == "dependency cycle detected: a -> b -> a")
     }
 
     @Test func envFileFlagReplacesDotEnv() throws {
