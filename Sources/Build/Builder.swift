@@ -10,6 +10,7 @@ import Engine
 import Foundation
 import Synchronization
 import Logging
+import Registry
 
 /// Progress of a build run, as it happens.
 public enum BuildEvent: Sendable {
@@ -280,8 +281,7 @@ public struct Builder: Sendable {
     }
 
     func applyTag(_ id: String, as reference: String) async throws {
-        let (repository, tag) = ImageReference.split(reference)
-        try await engine.tagImage(id, repository: repository, tag: tag ?? "latest")
+        try await engine.tagImage(id, as: reference)
     }
 
     /// `POST /build` and its stream, read to the end.

@@ -4,7 +4,9 @@
 
 import Compose
 import Dockerfile
+import Engine
 import Foundation
+import Registry
 
 /// What `berth build` was asked to do, beyond the compose files.
 public struct BuildOptions: Sendable {
@@ -183,7 +185,7 @@ public enum BuildPlanner {
         }
         var tags = [primary]
         for tag in service.build?.tags ?? [] where !tags.contains(tag) { tags.append(tag) }
-        let repository = ImageReference.repository(primary)
+        let repository = EngineClient.splitTag(primary).0
         for extra in extraTags {
             let reference: String
             if extra.contains("/") || extra.contains(":") {

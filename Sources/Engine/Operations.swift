@@ -163,6 +163,13 @@ extension EngineClient {
             .post, "/images/\(Self.segment(name, keepSlash: true))/tag", query: [("repo", repository), ("tag", tag)])
     }
 
+    /// `POST /images/{name}/tag` with the repository and tag of `reference` (`latest` when it
+    /// has none).
+    public func tagImage(_ name: String, as reference: String) async throws {
+        let (repository, tag) = Self.splitTag(reference)
+        try await tagImage(name, repository: repository, tag: tag)
+    }
+
     /// `POST /images/create?fromImage=…`: pulls and reads the progress to the end; an
     /// `error` in the stream (after a 200) throws. `registryAuth` is the base64 JSON of
     /// `X-Registry-Auth` and is never logged.
@@ -194,7 +201,7 @@ extension EngineClient {
     }
 
     /// `registry/repo:tag` → (`registry/repo`, `tag`); a digest reference stays whole.
-    static func splitTag(_ reference: String) -> (String, String?) {
+    public static func splitTag(_ reference: String) -> (String, String?) {
         if reference.contains("@") { return (reference, nil) }
         if let colon = reference.lastIndex(of: ":"), !reference[colon...].contains("/") {
             return (String(reference[..<colon]), String(reference[reference.index(after: colon)...]))

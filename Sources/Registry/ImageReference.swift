@@ -44,6 +44,13 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         ImageReference(registry: registry, repository: repository, tag: tag, digest: nil)
     }
 
+    /// The fully qualified form (`busybox` → `docker.io/library/busybox:latest`), for comparing
+    /// two references the way the engine resolves them. Text that is not a valid reference
+    /// compares as written.
+    public static func canonical(_ text: String) -> String {
+        (try? parse(text))?.description ?? text
+    }
+
     /// Parses `[registry/]repository[:tag][@sha256:hex]` and validates each part.
     public static func parse(_ text: String) throws(RegistryError) -> ImageReference {
         func bad(_ why: String) -> RegistryError {

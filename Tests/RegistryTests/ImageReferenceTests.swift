@@ -3,6 +3,15 @@ import Testing
 @testable import Registry
 
 @Suite struct ImageReferenceTests {
+    /// Build compares a Dockerfile's FROM with the tags it builds by their canonical forms.
+    @Test func canonicalFormsCompareAsTheEngineResolves() {
+        #expect(ImageReference.canonical("busybox") == "docker.io/library/busybox:latest")
+        #expect(ImageReference.canonical("index.docker.io/library/busybox:latest") == ImageReference.canonical("busybox"))
+        #expect(ImageReference.canonical("127.0.0.1:5000/demo/web") == "127.0.0.1:5000/demo/web:latest")
+        #expect(ImageReference.canonical("127.0.0.1:5000/demo/web:1") != ImageReference.canonical("127.0.0.1:5000/demo/web"))
+        #expect(ImageReference.canonical("Not A Reference") == "Not A Reference")
+    }
+
     @Test(arguments: [
         ("busybox", "docker.io", "library/busybox", "latest", nil),
         ("busybox:1.36", "docker.io", "library/busybox", "1.36", nil),
