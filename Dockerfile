@@ -25,8 +25,14 @@ RUN apt-get update \
       libcurl4 libyaml-0-2 libgit2-1.5 zlib1g libsqlite3-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/berth /usr/local/bin/berth
-# Fail the build, not the first run, when a shared library the binary needs is missing.
-RUN missing=$(ldd /usr/local/bin/berth | grep 'not found' || true); \
+# Fail the build, not the first run, when a shared library the binary needs is missing. libcurl
+# and libgit2 are not linked but opened with dlopen on first use (start-up skips loading them and
+# the ~35 libraries they need), so `ldd berth` no longer lists them: they are looked up by the
+# soname Berth opens (libgit2's follows the libgit2-dev it was built with) and ldd'd themselves.
+RUN missing=$(for lib in libcurl.so.4 libgit2.so.1.5; do \
+      ldconfig -p | awk -v l="$lib" '$1 == l { f = 1 } END { exit !f }' || echo "$lib (opened with dlopen) => not found"; done); \
+    dlopened=$(ldconfig -p | awk '$1 == "libcurl.so.4" || $1 == "libgit2.so.1.5" { print $NF }'); \
+    missing="$missing$(ldd /usr/local/bin/berth $dlopened | grep 'not found' || true)"; \
     if [ -n "$missing" ]; then echo "missing libraries:"; echo "$missing"; exit 1; fi
 ENV BERTH_STATE_DIR=/var/lib/berth
 VOLUME /var/lib/berth

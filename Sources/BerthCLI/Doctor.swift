@@ -120,12 +120,21 @@ struct Doctor: AsyncParsableCommand {
     private func libraryChecks() -> [Check] {
         let curl = CurlLibrary.info
         let git = GitLibrary.supportsHTTPSAndSSH
+        // Both are opened with dlopen on first use, so a missing one shows here, not at start-up.
+        let curlCheck = curl.loadError.map {
+            Check(name: "libcurl", ok: false, required: true, detail: "cannot load \(CurlLibrary.soname): \($0)",
+                  advice: "install libcurl 7.40 or newer (Debian/Ubuntu: apt-get install \(CurlLibrary.package))")
+        } ?? Check(name: "libcurl", ok: curl.unixSockets, required: true,
+                   detail: "\(curl.version) (\(curl.ssl ?? "no TLS")), unix sockets \(curl.unixSockets ? "yes" : "no")",
+                   advice: "install libcurl 7.40 or newer (unix socket support)")
+        let gitCheck = GitLibrary.loadError.map {
+            Check(name: "libgit2", ok: false, required: true, detail: "cannot load \(GitLibrary.soname): \($0)",
+                  advice: "install \(GitLibrary.package) (Debian/Ubuntu: apt-get install \(GitLibrary.package))")
+        } ?? Check(name: "libgit2", ok: true, required: true,
+                   detail: "\(GitLibrary.version) (https \(git.https ? "yes" : "no"), ssh \(git.ssh ? "yes" : "no"))")
         return [
-            Check(name: "libcurl", ok: curl.unixSockets, required: true,
-                  detail: "\(curl.version) (\(curl.ssl ?? "no TLS")), unix sockets \(curl.unixSockets ? "yes" : "no")",
-                  advice: "install libcurl4-openssl-dev 7.40 or newer (unix socket support)"),
-            Check(name: "libgit2", ok: true, required: true,
-                  detail: "\(GitLibrary.version) (https \(git.https ? "yes" : "no"), ssh \(git.ssh ? "yes" : "no"))"),
+            curlCheck,
+            gitCheck,
             Check(name: "libyaml", ok: true, required: true, detail: YAMLLibrary.version),
         ]
     }

@@ -12,6 +12,8 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
         case responseTooLarge(limit: Int)
         case unreadableBodyFile(path: String)
         case invalidRequest
+        /// libcurl could not be opened (Berth loads it on first use): not installed, or too old.
+        case libraryUnavailable
         /// Any other libcurl failure, with its CURLcode.
         case transport(code: Int)
     }
@@ -63,6 +65,8 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
         case .unreadableBodyFile: return "Check that the file exists and is readable."
         case .invalidRequest: return "Fix the request (URL, method or option)."
         case .transport: return "Retry; if it persists, check the network path to the server."
+        case .libraryUnavailable:
+            return "Install libcurl 7.40 or newer as \(CurlLibrary.soname) (Debian/Ubuntu: apt-get install \(CurlLibrary.package))."
         }
     }
 

@@ -2,7 +2,8 @@ import CCurl
 import Foundation
 import Logging
 
-/// libcurl's global state, set up once before the first handle is made.
+/// libcurl's global state, set up once before the first handle is made (after
+/// `CurlLibrary.load()` succeeded: only then may libcurl be called).
 private let curlGlobalInit: Bool = curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
 
 /// An easy handle and the error buffer libcurl writes into.
@@ -210,6 +211,9 @@ final class Transfer: @unchecked Sendable {
 
     private func perform() -> Result<HTTPResponseHead, any Error> {
         if isCancelled { return .failure(fail(.cancelled)) }
+        if let problem = CurlLibrary.loadProblem {
+            return .failure(fail(.libraryUnavailable, "cannot load libcurl: \(problem)"))
+        }
         guard let handle = pool.acquire() else {
             return .failure(fail(.transport(code: -1), "curl_easy_init failed"))
         }

@@ -16,6 +16,8 @@ public struct GitSourceError: Error, CustomStringConvertible, Sendable, Equatabl
         /// `berth.yaml` or app discovery failed.
         case config
         case cancelled
+        /// libgit2 could not be opened (Berth loads it on first use): not installed, or too old.
+        case library
     }
 
     public var kind: Kind

@@ -48,7 +48,7 @@ public final class GitStore: Sendable {
     ///   so every command and `serve` honour it; nil keeps the system's CAs). libgit2 keeps this
     ///   setting per process, so the last store created with one wins.
     public init(stateDirectory: URL, caFile: String? = GitStore.caFileFromEnvironment, logger: Logger) throws(GitSourceError) {
-        LibGit2.initialize()
+        try LibGit2.initialize()
         self.stateDirectory = stateDirectory
         self.logger = logger
         for dir in [gitDirectory, snapshotsDirectory] {

@@ -1,15 +1,21 @@
 import CGit2
 import Foundation
 
-/// Process-wide libgit2 setup. `git_libgit2_init` is reference counted; Berth initialises once
-/// and never shuts down, because objects may outlive any one caller.
+/// Process-wide libgit2 setup: open the library (Berth does not link it, see `GitLibrary`), then
+/// `git_libgit2_init`. That is reference counted; Berth initialises once and never shuts down,
+/// because objects may outlive any one caller.
 enum LibGit2 {
-    private static let initialized: Bool = {
+    /// nil once libgit2 is loaded and initialised, else why it could not be loaded.
+    private static let problem: String? = {
+        if let problem = GitLibrary.loadProblem { return problem }
         git_libgit2_init()
-        return true
+        return nil
     }()
 
-    static func initialize() { _ = initialized }
+    /// Call before anything else from libgit2.
+    static func initialize() throws(GitSourceError) {
+        if let problem { throw GitLibrary.error(loading: problem) }
+    }
 
     /// libgit2's last error on this thread, cleared after reading.
     static func lastError() -> (message: String, klass: Int32) {
@@ -45,7 +51,7 @@ final class Repository {
     deinit { git_repository_free(pointer) }
 
     static func openBare(_ path: String) throws(GitSourceError) -> Repository {
-        LibGit2.initialize()
+        try LibGit2.initialize()
         var out: OpaquePointer?
         try LibGit2.check(git_repository_open_bare(&out, path), .storage, "cannot open git mirror \(path)",
                           hint: "Remove the directory; the next fetch clones it again")
@@ -54,7 +60,7 @@ final class Repository {
     }
 
     static func initBare(_ path: String) throws(GitSourceError) -> Repository {
-        LibGit2.initialize()
+        try LibGit2.initialize()
         var out: OpaquePointer?
         try LibGit2.check(git_repository_init(&out, path, 1), .storage, "cannot create git mirror \(path)",
                           hint: "Check that the state directory is writable")

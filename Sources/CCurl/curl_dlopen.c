@@ -1,0 +1,150 @@
+/* libcurl, opened with dlopen on first use instead of linked. Linking it makes the dynamic
+   loader map and relocate libcurl and the ~30 libraries it needs (TLS, Kerberos, LDAP, SSH...;
+   Debian builds them with BIND_NOW) at every start of berth: ~6 ms, a quarter of a `berth
+   config`, even for commands that never make a request.
+
+   Every libcurl function Berth calls is defined here under libcurl's own name, with the
+   prototype from <curl/curl.h> (so the compiler checks each signature), and forwards through a
+   pointer that berth_curl_load resolves with dlsym. All pointers are resolved at load time, so
+   a libcurl lacking one is a load error, not a crash later. A forwarder called before a
+   successful load loads the library itself and aborts with a message if it cannot: the Swift
+   side calls berth_curl_load first and reports a failure as a CurlError.
+
+   The definitions are hidden: the berth executable exports its symbols, and exported ones would
+   take the place of libcurl's own functions in libcurl's calls to its public API. */
+#define CURL_DISABLE_TYPECHECK /* the type-checking macros would shadow the names defined here */
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <time.h>
+
+#pragma GCC visibility push(hidden)
+#include "shim.h"
+
+/* The soname of the libcurl4-openssl-dev headers we compile against; the Debian runtime
+   package is libcurl4. */
+#define SONAME "libcurl.so.4"
+#define PACKAGE "libcurl4"
+
+#define SYMBOLS(X) \
+    X(curl_easy_cleanup) \
+    X(curl_easy_getinfo) \
+    X(curl_easy_init) \
+    X(curl_easy_perform) \
+    X(curl_easy_reset) \
+    X(curl_easy_setopt) \
+    X(curl_easy_strerror) \
+    X(curl_global_init) \
+    X(curl_multi_setopt) \
+    X(curl_slist_append) \
+    X(curl_slist_free_all) \
+    X(curl_version_info)
+
+#define POINTER(name) static __typeof__(name) *p_##name;
+SYMBOLS(POINTER)
+
+static const struct {
+    const char *name;
+    void **slot;
+} symbols[] = {
+#define ENTRY(name) {#name, (void **)&p_##name},
+    SYMBOLS(ENTRY)
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int failed;
+static char problem[512];
+
+static void load(void) {
+    void *library = dlopen(SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+        const char *why = dlerror();
+        snprintf(problem, sizeof problem, "%s", why ? why : "dlopen(" SONAME ") failed");
+        failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
+        *symbols[i].slot = dlsym(library, symbols[i].name);
+        if (!*symbols[i].slot) {
+            snprintf(problem, sizeof problem, SONAME " has no function %s (too old?)", symbols[i].name);
+            failed = 1;
+            return;
+        }
+    }
+}
+
+int berth_curl_load(char *error, size_t size) {
+    pthread_once(&once, load);
+    if (!failed) return 0;
+    if (error && size) snprintf(error, size, "%s", problem);
+    return -1;
+}
+
+static inline void need(void) {
+    if (__builtin_expect(berth_curl_load(NULL, 0) == 0, 1)) return;
+    fprintf(stderr, "berth: cannot load libcurl: %s; install the Debian package " PACKAGE "\n", problem);
+    abort();
+}
+
+#define CALL(name) (need(), p_##name)
+
+void curl_easy_cleanup(CURL *curl) { CALL(curl_easy_cleanup)(curl); }
+CURL *curl_easy_init(void) { return CALL(curl_easy_init)(); }
+CURLcode curl_easy_perform(CURL *curl) { return CALL(curl_easy_perform)(curl); }
+void curl_easy_reset(CURL *curl) { CALL(curl_easy_reset)(curl); }
+const char *curl_easy_strerror(CURLcode code) { return CALL(curl_easy_strerror)(code); }
+CURLcode curl_global_init(long flags) { return CALL(curl_global_init)(flags); }
+struct curl_slist *curl_slist_append(struct curl_slist *list, const char *data) {
+    return CALL(curl_slist_append)(list, data);
+}
+void curl_slist_free_all(struct curl_slist *list) { CALL(curl_slist_free_all)(list); }
+curl_version_info_data *curl_version_info(CURLversion stamp) {
+    return CALL(curl_version_info)(stamp);
+}
+
+/* The typed wrappers of shim.h call the variadic functions through their own prototypes. */
+CURLcode berth_curl_easy_setopt_long(CURL *h, CURLoption o, long v) {
+    return CALL(curl_easy_setopt)(h, o, v);
+}
+CURLcode berth_curl_easy_setopt_off(CURL *h, CURLoption o, curl_off_t v) {
+    return CALL(curl_easy_setopt)(h, o, v);
+}
+CURLcode berth_curl_easy_setopt_string(CURL *h, CURLoption o, const char *v) {
+    return CALL(curl_easy_setopt)(h, o, v);
+}
+CURLcode berth_curl_easy_setopt_pointer(CURL *h, CURLoption o, void *v) {
+    return CALL(curl_easy_setopt)(h, o, v);
+}
+CURLcode berth_curl_easy_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) {
+    return CALL(curl_easy_setopt)(h, o, v);
+}
+CURLcode berth_curl_easy_setopt_data_cb(CURL *h, CURLoption o, berth_curl_data_cb v) {
+    return CALL(curl_easy_setopt)(h, o, v);
+}
+CURLcode berth_curl_easy_setopt_xferinfo_cb(CURL *h, CURLoption o, berth_curl_xferinfo_cb v) {
+    return CALL(curl_easy_setopt)(h, o, v);
+}
+CURLcode berth_curl_easy_getinfo_long(CURL *h, CURLINFO i, long *v) {
+    return CALL(curl_easy_getinfo)(h, i, v);
+}
+CURLcode berth_curl_easy_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) {
+    return CALL(curl_easy_getinfo)(h, i, v);
+}
+CURLcode berth_curl_easy_getinfo_string(CURL *h, CURLINFO i, char **v) {
+    return CALL(curl_easy_getinfo)(h, i, v);
+}
+CURLcode berth_curl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) {
+    return CALL(curl_easy_getinfo)(h, i, v);
+}
+CURLMcode berth_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) {
+    return CALL(curl_multi_setopt)(m, o, v);
+}
+curl_version_info_data *berth_curl_version_info(void) { return curl_version_info(CURLVERSION_NOW); }
+
+#pragma GCC visibility pop
