@@ -84,7 +84,8 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
         case .transport:
             guard let k = underlying?.kind else { return true }
             switch k {
-            case .cancelled, .invalidRequest, .tls, .couldNotResolveHost, .unreadableBodyFile, .responseTooLarge:
+            case .cancelled, .invalidRequest, .tls, .couldNotResolveHost, .unreadableBodyFile, .responseTooLarge,
+                 .libraryUnavailable:
                 return false
             default: return true
             }
