@@ -159,8 +159,10 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
         guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
             let errors = obj["errors"] as? [[String: Any]]
         else { return [] }
+        // An empty code says as little as a missing one; printed as is it left "(registry says: )".
         return errors.map {
-            RegistryErrorDetail(code: ($0["code"] as? String) ?? "UNKNOWN", message: ($0["message"] as? String) ?? "")
+            let code = ($0["code"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "UNKNOWN"
+            return RegistryErrorDetail(code: code, message: ($0["message"] as? String) ?? "")
         }
     }
 

@@ -58,6 +58,14 @@ import TestSupport
         }
     }
 
+    /// libFuzzer finding: a registry error entry with an empty code and no message was printed as
+    /// "(registry says: )"; an empty code now reads as UNKNOWN, like a missing one.
+    @Test func emptyRegistryErrorCodeReadsAsUnknown() throws {
+        for text in ["429 30\n{\"errors\":[{\"code\":\"\"}]}", "500\n{\"errors\":[{\"code\":\"\",\"message\":\"\"},{}]}"] {
+            #expect(throws: Never.self) { try FuzzTarget.registryError.run(Array(text.utf8)) }
+        }
+    }
+
     @Test func mutatorIsDeterministic() {
         let corpus: [[UInt8]] = [Array("services: {}".utf8), Array("a: [1, 2]".utf8)]
         var a = Mutator(seed: 42, dictionary: ["${X}"])

@@ -55,6 +55,11 @@ import Testing
             RegistryErrorDetail(code: "DENIED", message: "requested access to the resource is denied"),
             RegistryErrorDetail(code: "UNKNOWN", message: "no code"), RegistryErrorDetail(code: "UNKNOWN", message: ""),
         ])
+        // libFuzzer finding: an empty code printed as "(registry says: )".
+        let empty = RegistryError.from(status: 429, headers: [], body: Data(#"{"errors":[{"code":""}]}"#.utf8), method: "GET",
+            url: "http://127.0.0.1:5000/v2/", doing: "checking")
+        #expect(empty.codes == ["UNKNOWN"])
+        #expect(empty.description.contains("(registry says: UNKNOWN)"))
         #expect(RegistryError.parseDetails(Data("<html>503</html>".utf8)).isEmpty)
         #expect(RegistryError.parseDetails(Data(#"{"errors":{"code":"X"}}"#.utf8)).isEmpty)
 
