@@ -19,6 +19,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case imageReference = "image-reference"
     case registry
     case engine
+    case registryToken = "registry-token"
+    case registryError = "registry-error"
+    case engineProgress = "engine-progress"
+    case engineLogs = "engine-logs"
 
     /// Runs one input. Parse errors are the expected outcome for most inputs and are swallowed
     /// (after rendering their description, which has its own code paths); a broken property
@@ -35,6 +39,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .imageReference: try Self.imageReference(text)
         case .registry: Self.registry(input, text)
         case .engine: Self.engine(input)
+        case .registryToken: try Self.registryToken(input)
+        case .registryError: try Self.registryError(input)
+        case .engineProgress: try Self.engineProgress(input)
+        case .engineLogs: try Self.engineLogs(input)
         }
     }
 
@@ -62,6 +70,23 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
              "\"\\ud800\"", "\"errors\":", "\"code\":", "\"message\":", "\"token\":", "\"auths\":", "\"auth\":",
              "realm=", "service=", "scope=", "Bearer ", "Basic ", "\"Id\":", "\"State\":", "\"Labels\":",
              "\"Config\":", "\"Mounts\":", "\"Ports\":", "\"aux\":", "\"errorDetail\":"]
+        case .registryToken:
+            ["Bearer ", "Basic ", "bearer ", "realm=", "service=", "scope=", "error=", "=", ",", ", ", "\"", "\\\"", "\\",
+             "http://", "https://", "127.0.0.1:5001", "[::1]", "/token", "?a=b", "+", "%2B", "%", "#", "@", " ",
+             "repository:acme/web:pull,push", "\n", "{", "}", "\"token\":", "\"access_token\":", "\"expires_in\":",
+             "9223372036854775807", "-9223372036854775808", "0", "1e3", "null", "\"\""]
+        case .registryError:
+            ["401 ", "403 ", "404 ", "429 ", "500 ", "503 ", "inf", "nan", "-1", "1e309", "0.5", "\n", "{", "}", "[", "]",
+             ",", ":", "\"errors\":", "\"code\":", "\"message\":", "\"detail\":", "\"DENIED\"", "\"DIGEST_INVALID\"",
+             "\"BLOB_UPLOAD_UNKNOWN\"", "\"NAME_UNKNOWN\"", "null", "\"\"", "\"\\u0000\"", "s3cr3t-pw"]
+        case .engineProgress:
+            ["\n", "\r\n", "\r", " ", "\t", "{", "}", "[", "]", ":", ",", "\"", "null", "0", "\"status\":",
+             "\"progress\":", "\"progressDetail\":{\"current\":1,\"total\":2}", "\"id\":", "\"error\":",
+             "\"errorDetail\":{\"message\":\"x\"}", "\"stream\":", "\"aux\":{\"ID\":\"sha256:x\"}", "\"Type\":",
+             "\"Action\":", "\"Actor\":{\"ID\":\"x\",\"Attributes\":{}}", "\"time\":", "\"timeNano\":", "\"\\ud800\""]
+        case .engineLogs:
+            ["\u{01}\0\0\0\0\0\0\u{05}", "\u{02}\0\0\0\0\0\0\u{01}", "\0\0\0\0\0\0\0\0", "\u{01}\0\0\0\0\0\u{01}\0",
+             "\u{03}\0\0\0", "\u{7F}\u{7F}\u{7F}\u{7F}", "\0\0\0\u{40}", "hello\n", "\n"]
         }
     }
 

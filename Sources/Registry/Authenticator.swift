@@ -52,21 +52,12 @@ actor Authenticator {
     }
 
     private func fetchToken(challenge: AuthChallenge, registry: String, scopes: [String]) async throws -> String {
-        guard let realm = challenge.parameters["realm"], var components = URLComponents(string: realm),
-            let scheme = components.scheme, scheme == "https" || scheme == "http"
+        guard let (realm, components) = challenge.tokenURL(scopes: scopes), let scheme = components.scheme
         else {
             throw RegistryError(.invalidResponse, "registry \(registry) sent a bearer challenge without a usable realm",
                 hint: "Check the registry's auth configuration (token realm)")
         }
-        var items = components.queryItems ?? []
-        if let service = challenge.parameters["service"] { items.append(URLQueryItem(name: "service", value: service)) }
-        var allScopes = Set(scopes)
-        if let s = challenge.parameters["scope"] { allScopes.formUnion(s.split(separator: " ").map(String.init)) }
-        for s in allScopes.sorted() { items.append(URLQueryItem(name: "scope", value: s)) }
-        components.queryItems = items
-        // A literal "+" in a query means a space to many servers; scopes never contain one, but
-        // encode it to be safe.
-        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        let allScopes = challenge.scopes(adding: scopes)
         guard let url = components.string else {
             throw RegistryError(.invalidResponse, "cannot build the token URL from realm \(realm)", hint: "")
         }
@@ -101,20 +92,65 @@ actor Authenticator {
             }
             throw e
         }
-        struct TokenResponse: Decodable {
+        guard let t = BearerToken.parse(response.body) else {
+            throw RegistryError(.invalidResponse, "the token service \(realm) answered without a token",
+                request: request.redactedTarget, hint: "Check the registry's token service")
+        }
+        tokens[key(registry, scopes)] = (t.token, t.expiry(from: .now))
+        return t.token
+    }
+
+}
+
+extension AuthChallenge {
+    /// The token service URL for a bearer challenge: its realm (http or https only) with the
+    /// challenge's service and the scopes as query items. Nil without a usable realm.
+    package func tokenURL(scopes: [String]) -> (realm: String, url: URLComponents)? {
+        guard let realm = parameters["realm"], var components = URLComponents(string: realm),
+            let scheme = components.scheme, scheme == "https" || scheme == "http"
+        else { return nil }
+        var items = components.queryItems ?? []
+        if let service = parameters["service"] { items.append(URLQueryItem(name: "service", value: service)) }
+        for s in self.scopes(adding: scopes) { items.append(URLQueryItem(name: "scope", value: s)) }
+        components.queryItems = items
+        // A literal "+" in a query means a space to many servers; scopes never contain one, but
+        // encode it to be safe.
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        return (realm, components)
+    }
+
+    /// The scopes asked for plus those the challenge names, sorted, without repeats.
+    package func scopes(adding requested: [String]) -> [String] {
+        var all = Set(requested)
+        if let s = parameters["scope"] { all.formUnion(s.split(separator: " ").map(String.init)) }
+        return all.sorted()
+    }
+}
+
+/// A token service's answer: `{"token": ..., "expires_in": ...}` (Docker) or `access_token`
+/// (OAuth2). Both keys may be present; `token` wins.
+package struct BearerToken: Sendable, Hashable {
+    package var token: String
+    package var expiresIn: Int?
+
+    /// Nil when the body is not such JSON or names no non-empty token.
+    package static func parse(_ body: Data) -> BearerToken? {
+        struct Response: Decodable {
             var token: String?
             var access_token: String?
             var expires_in: Int?
         }
-        guard let t = try? JSONDecoder().decode(TokenResponse.self, from: response.body),
-            let token = t.token ?? t.access_token, !token.isEmpty
-        else {
-            throw RegistryError(.invalidResponse, "the token service \(realm) answered without a token",
-                request: request.redactedTarget, hint: "Check the registry's token service")
-        }
-        // Docker's default lifetime is 60 s; renew a little early so a token never expires in flight.
-        let lifetime = max(10, t.expires_in ?? 60)
-        tokens[key(registry, scopes)] = (token, .now + .seconds(lifetime - 5))
-        return token
+        guard let r = try? JSONDecoder().decode(Response.self, from: body), let token = r.token ?? r.access_token,
+            !token.isEmpty
+        else { return nil }
+        return BearerToken(token: token, expiresIn: r.expires_in)
+    }
+
+    /// Seconds the token is used for: Docker's default lifetime is 60 s, and never under 10 s.
+    package var lifetime: Int { max(10, expiresIn ?? 60) }
+
+    /// When to stop using it: a little early, so a token never expires in flight.
+    package func expiry(from now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        now + .seconds(lifetime - 5)
     }
 }

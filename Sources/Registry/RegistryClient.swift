@@ -186,9 +186,15 @@ public final class RegistryClient: Sendable {
         return r.status == 400 && Self.mentionsHTTPS(r.body)
     }
 
+    /// A registry's `Retry-After` seconds as a pause: never negative, at most a minute, and
+    /// NaN or infinite values from a hostile header cannot trap.
+    package static func delay(retryAfter seconds: Double) -> Duration {
+        .milliseconds(Int(min(60, max(0, seconds)) * 1000))
+    }
+
     func pause(_ attempt: Int, retryAfter: Double?, because reason: String) async throws {
         var delay = options.initialBackoff * (1 << min(attempt - 1, 5))
-        if let retryAfter { delay = .milliseconds(Int(min(60, max(0, retryAfter)) * 1000)) }
+        if let retryAfter { delay = Self.delay(retryAfter: retryAfter) }
         logger.info("retrying", metadata: ["reason": "\(reason)", "attempt": "\(attempt + 1)", "delay": "\(delay)"])
         try await Task.sleep(for: delay)
     }

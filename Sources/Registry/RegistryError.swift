@@ -51,7 +51,7 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
     /// The transport error behind a `.transport` failure.
     public var underlying: CurlError?
     /// Seconds the registry asked us to wait (`Retry-After`).
-    var retryAfter: Double?
+    package var retryAfter: Double?
 
     public init(
         _ kind: Kind, _ message: String, request: String? = nil, details: [RegistryErrorDetail] = [],
@@ -78,7 +78,7 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
     public var codes: [String] { details.map(\.code) }
 
     /// Worth trying again after a pause: 5xx, 429 and lost connections.
-    var isRetryable: Bool {
+    package var isRetryable: Bool {
         switch kind {
         case .registry(let status): return status >= 500 || status == 429
         case .transport:
@@ -98,7 +98,7 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
     var isLostUploadSession: Bool { codes.contains("BLOB_UPLOAD_UNKNOWN") || codes.contains("BLOB_UPLOAD_INVALID") }
 
     /// Builds the error for a response with an error status, with the registry's codes.
-    static func from(response: HTTPResponse, request: HTTPRequest, doing what: String) -> RegistryError {
+    package static func from(response: HTTPResponse, request: HTTPRequest, doing what: String) -> RegistryError {
         let details = parseDetails(response.body)
         let codes = Set(details.map(\.code))
         let target = request.redactedTarget
@@ -147,12 +147,23 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
         return e
     }
 
-    static func parseDetails(_ body: Data) -> [RegistryErrorDetail] {
+    /// `from(response:request:doing:)` for a reply given as parts, for callers without Curl's types.
+    package static func from(
+        status: Int, headers: [(String, String)], body: Data, method: String, url: String, doing what: String
+    ) -> RegistryError {
+        from(response: HTTPResponse(status: status, headers: HTTPHeaders(headers), body: body),
+            request: HTTPRequest(method: HTTPMethod(rawValue: method), url: url), doing: what)
+    }
+
+    /// The `errors[]` of a distribution error body; empty when the body is not one.
+    package static func parseDetails(_ body: Data) -> [RegistryErrorDetail] {
         guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
             let errors = obj["errors"] as? [[String: Any]]
         else { return [] }
+        // An empty code says as little as a missing one; printed as is it left "(registry says: )".
         return errors.map {
-            RegistryErrorDetail(code: ($0["code"] as? String) ?? "UNKNOWN", message: ($0["message"] as? String) ?? "")
+            let code = ($0["code"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "UNKNOWN"
+            return RegistryErrorDetail(code: code, message: ($0["message"] as? String) ?? "")
         }
     }
 

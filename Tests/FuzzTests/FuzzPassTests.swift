@@ -58,6 +58,14 @@ import TestSupport
         }
     }
 
+    /// libFuzzer finding: a registry error entry with an empty code and no message was printed as
+    /// "(registry says: )"; an empty code now reads as UNKNOWN, like a missing one.
+    @Test func emptyRegistryErrorCodeReadsAsUnknown() throws {
+        for text in ["429 30\n{\"errors\":[{\"code\":\"\"}]}", "500\n{\"errors\":[{\"code\":\"\",\"message\":\"\"},{}]}"] {
+            #expect(throws: Never.self) { try FuzzTarget.registryError.run(Array(text.utf8)) }
+        }
+    }
+
     @Test func mutatorIsDeterministic() {
         let corpus: [[UInt8]] = [Array("services: {}".utf8), Array("a: [1, 2]".utf8)]
         var a = Mutator(seed: 42, dictionary: ["${X}"])
@@ -90,7 +98,7 @@ enum Corpus {
         case .yaml, .compose: [("compose-merge", { $0.hasSuffix("base.yaml") }), ("compose-unicity", { $0.hasSuffix(".yaml") })]
         case .dotenv, .interpolation: [("dotenv", { $0.hasSuffix(".env") })]
         case .dockerfile: [("dockerfile-parser", { $0.hasSuffix("/Dockerfile") })]
-        case .imageReference, .registry, .engine: []
+        case .imageReference, .registry, .engine, .registryToken, .registryError, .engineProgress, .engineLogs: []
         }
         for (folder, keep) in fixtures {
             // A handful keeps the pass short; the libFuzzer runs take them all.
