@@ -29,8 +29,9 @@ struct ServeCommand: AsyncParsableCommand {
 
         A commit that fails leaves the last good release running; the app is Degraded with the \
         error, and the sync is retried when its back-off ends (--retry-backoff, doubling per \
-        failure up to 10 minutes; a webhook or `berth sync` retries at once). Rollback pins an app to an earlier release until \
-        resume. SIGTERM finishes the syncs in flight and exits.
+        failure up to 10 minutes), or at the first poll that fetches another commit than the \
+        failed one (a fix pushed, or the repo answering again after an outage); a webhook or \
+        `berth sync` retries at once. Rollback pins an app to an earlier release until resume. SIGTERM finishes the syncs in flight and exits.
 
         Every option also reads an environment variable (shown in brackets); a flag wins.
 

@@ -8,7 +8,8 @@ import Store
 public enum Trigger: String, Sendable, Codable, CaseIterable {
     case startup, poll, webhook, dockerEvent = "docker-event", api, rollback, resume
 
-    /// Poll retries of a failing app wait for the backoff; everything else goes at once.
+    /// Poll retries of a failing app wait for the backoff (unless the poll brings a new head);
+    /// everything else goes at once.
     var respectsBackoff: Bool { self == .poll }
 }
 
@@ -163,7 +164,11 @@ public actor AppSyncer {
             let batch = waiters
             waiters = []
             if triggers.isEmpty { resume(batch); continue }
-            if triggers.allSatisfy(\.respectsBackoff), let next = status.nextRetryAt, next > Date() {
+            // A poll that fetched a head other than the one that failed is not a retry: a fix
+            // was pushed, or the repo answers again after a fetch outage (those failures have
+            // no commit). Either goes now instead of after up to `maxBackoff`.
+            let freshHead = head != nil && head != failedCommit
+            if triggers.allSatisfy(\.respectsBackoff), !freshHead, let next = status.nextRetryAt, next > Date() {
                 env.logger.debug("\(name): backing off until \(next)")
                 resume(batch)
                 continue

@@ -66,12 +66,13 @@ final class ServeHarness: @unchecked Sendable {
                                  "apps/\(app)/compose.yaml": compose, "apps/\(app)/Dockerfile": Self.markerDockerfile(marker)])
     }
 
-    func start(_ arguments: [String], environment extra: [String: String] = [:]) throws {
+    /// Starts `berth serve` on `repo` (default: the local repo this harness commits to).
+    func start(_ arguments: [String], environment extra: [String: String] = [:], repoURL: String? = nil) throws {
         // A Process runs once; a restart (same state directory and port) needs a new one.
         if process.processIdentifier != 0 { process = Process() }
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: Host.berthBinary)
-        process.arguments = ["serve", "--repo", repo.path, "--listen", "127.0.0.1:\(port)", "--webhook-secret", secret,
+        process.arguments = ["serve", "--repo", repoURL ?? repo.path, "--listen", "127.0.0.1:\(port)", "--webhook-secret", secret,
                              "--api-token", token, "--settle", "0.2", "--retry-backoff", "1"] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["BERTH_STATE_DIR"] = state.path
