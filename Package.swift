@@ -33,8 +33,9 @@ let package = Package(
         // *_dlopen.c): most commands need neither, and loading them and the ~35 libraries they
         // pull in took ~7 ms of every start. Build: apt libcurl4-openssl-dev and libgit2-dev
         // (headers); run: libcurl4 and libgit2-1.5.
-        .target(name: "CCurl", path: "Sources/CCurl"),
-        .target(name: "CGit2", path: "Sources/CGit2"),
+        .target(name: "CLazyLibrary", path: "Sources/CLazyLibrary"),
+        .target(name: "CCurl", dependencies: ["CLazyLibrary"], path: "Sources/CCurl"),
+        .target(name: "CGit2", dependencies: ["CLazyLibrary"], path: "Sources/CGit2"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 

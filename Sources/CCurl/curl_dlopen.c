@@ -26,6 +26,7 @@
 
 #pragma GCC visibility push(hidden)
 #include "shim.h"
+#include "lazy_library.h"
 
 /* The soname of the libcurl4-openssl-dev headers we compile against; the Debian runtime
    package is libcurl4. */
@@ -49,50 +50,21 @@
 #define POINTER(name) static __typeof__(name) *p_##name;
 SYMBOLS(POINTER)
 
-static const struct {
-    const char *name;
-    void **slot;
-} symbols[] = {
+static const struct berth_lazy_symbol symbols[] = {
 #define ENTRY(name) {#name, (void **)&p_##name},
     SYMBOLS(ENTRY)
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int failed;
-static char problem[512];
+static void open_library(void);
+static struct berth_lazy_library library = {
+    SONAME, "libcurl", PACKAGE, symbols, sizeof symbols / sizeof symbols[0], &once, open_library, 0, {0},
+};
+static void open_library(void) { berth_lazy_open(&library); }
 
-static void load(void) {
-    void *library = dlopen(SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!library) {
-        const char *why = dlerror();
-        snprintf(problem, sizeof problem, "%s", why ? why : "dlopen(" SONAME ") failed");
-        failed = 1;
-        return;
-    }
-    for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
-        *symbols[i].slot = dlsym(library, symbols[i].name);
-        if (!*symbols[i].slot) {
-            snprintf(problem, sizeof problem, SONAME " has no function %s (too old?)", symbols[i].name);
-            failed = 1;
-            return;
-        }
-    }
-}
+int berth_curl_load(char *error, size_t size) { return berth_lazy_load(&library, error, size); }
 
-int berth_curl_load(char *error, size_t size) {
-    pthread_once(&once, load);
-    if (!failed) return 0;
-    if (error && size) snprintf(error, size, "%s", problem);
-    return -1;
-}
-
-static inline void need(void) {
-    if (__builtin_expect(berth_curl_load(NULL, 0) == 0, 1)) return;
-    fprintf(stderr, "berth: cannot load libcurl: %s; install the Debian package " PACKAGE "\n", problem);
-    abort();
-}
-
-#define CALL(name) (need(), p_##name)
+#define CALL(name) (berth_lazy_need(&library), p_##name)
 
 void curl_easy_cleanup(CURL *curl) { CALL(curl_easy_cleanup)(curl); }
 CURL *curl_easy_init(void) { return CALL(curl_easy_init)(); }

@@ -28,6 +28,7 @@
 #pragma GCC visibility push(hidden)
 #define visibility(v) visibility("hidden")
 #include "shim.h"
+#include "lazy_library.h"
 #undef visibility
 
 /* The libgit2 the headers belong to: its soname carries major and minor, like the Debian
@@ -92,50 +93,21 @@
 #define POINTER(name) static __typeof__(name) *p_##name;
 SYMBOLS(POINTER)
 
-static const struct {
-    const char *name;
-    void **slot;
-} symbols[] = {
+static const struct berth_lazy_symbol symbols[] = {
 #define ENTRY(name) {#name, (void **)&p_##name},
     SYMBOLS(ENTRY)
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int failed;
-static char problem[512];
+static void open_library(void);
+static struct berth_lazy_library library = {
+    SONAME, "libgit2", PACKAGE, symbols, sizeof symbols / sizeof symbols[0], &once, open_library, 0, {0},
+};
+static void open_library(void) { berth_lazy_open(&library); }
 
-static void load(void) {
-    void *library = dlopen(SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!library) {
-        const char *why = dlerror();
-        snprintf(problem, sizeof problem, "%s", why ? why : "dlopen(" SONAME ") failed");
-        failed = 1;
-        return;
-    }
-    for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
-        *symbols[i].slot = dlsym(library, symbols[i].name);
-        if (!*symbols[i].slot) {
-            snprintf(problem, sizeof problem, SONAME " has no function %s", symbols[i].name);
-            failed = 1;
-            return;
-        }
-    }
-}
+int berth_git2_load(char *error, size_t size) { return berth_lazy_load(&library, error, size); }
 
-int berth_git2_load(char *error, size_t size) {
-    pthread_once(&once, load);
-    if (!failed) return 0;
-    if (error && size) snprintf(error, size, "%s", problem);
-    return -1;
-}
-
-static inline void need(void) {
-    if (__builtin_expect(berth_git2_load(NULL, 0) == 0, 1)) return;
-    fprintf(stderr, "berth: cannot load libgit2: %s; install the Debian package " PACKAGE "\n", problem);
-    abort();
-}
-
-#define CALL(name) (need(), p_##name)
+#define CALL(name) (berth_lazy_need(&library), p_##name)
 
 void git_blob_free(git_blob *blob) { CALL(git_blob_free)(blob); }
 int git_blob_lookup(git_blob **blob, git_repository *repo, const git_oid *id) {

@@ -230,14 +230,7 @@ import Testing
     /// The git server goes down: reconcile fails naming the URL and the running release is
     /// kept; once it is back, the next commit deploys.
     @Test func gitServerDownKeepsTheLastGoodRelease() async throws {
-        let started = try await Host.run(Self.opsDir + "/git-server", ["start"])
-        try #require(started.status == 0, "\(started.stderr)")
-        let env = try String(contentsOfFile: "/var/lib/berth-ops/git-server.env", encoding: .utf8)
-        func value(_ key: String) -> String? {
-            env.split(separator: "\n").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
-        }
-        let base = try #require(value("BASE"))
-        let port = try #require(value("PORT").flatMap(Int.init))
+        let (base, port) = try await Host.gitDaemon()
 
         let app = TestNames.unique("gapp")
         let bare = "\(base)/\(app).git"

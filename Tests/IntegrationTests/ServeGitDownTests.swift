@@ -8,14 +8,7 @@ import Testing
 /// back-off (the drill in ops/bench/reliability --only-git-down does the same for minutes).
 @Suite(.serialized) struct ServeGitDownTests {
     @Test func gitServerBackIsPickedUpAtTheNextPoll() async throws {
-        let started = try await Host.run(ReliabilityTests.opsDir + "/git-server", ["start"])
-        try #require(started.status == 0, "\(started.stderr)")
-        let env = try String(contentsOfFile: "/var/lib/berth-ops/git-server.env", encoding: .utf8)
-        func setting(_ key: String) -> String? {
-            env.split(separator: "\n").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
-        }
-        let base = try #require(setting("BASE"))
-        let port = try #require(setting("PORT").flatMap(Int.init))
+        let (base, port) = try await Host.gitDaemon()
 
         let h = try ServeHarness()
         let app = TestNames.unique("gdapp")

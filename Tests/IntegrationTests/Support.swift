@@ -32,6 +32,21 @@ enum Host {
         }
     }
 
+    /// The git daemon of ops/git-server (started when it is not running): the folder it serves
+    /// and its port.
+    static func gitDaemon() async throws -> (base: String, port: Int) {
+        let started = try await run(TestPaths.packageRoot.appendingPathComponent("ops/git-server").path, ["start"])
+        guard started.status == 0 else { throw Shell.Failure(description: "ops/git-server start: \(started.stderr)") }
+        let env = try String(contentsOfFile: "/var/lib/berth-ops/git-server.env", encoding: .utf8)
+        func setting(_ key: String) -> String? {
+            env.split(separator: "\n").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
+        }
+        guard let base = setting("BASE"), let port = setting("PORT").flatMap(Int.init) else {
+            throw Shell.Failure(description: "/var/lib/berth-ops/git-server.env has no BASE or PORT")
+        }
+        return (base, port)
+    }
+
     static func containers(project: String) async throws -> [ContainerSummary] {
         try await engine.listContainers(all: true, filters: ["label": ["\(Labels.project)=\(project)"]])
     }

@@ -22,6 +22,7 @@ public enum Shell {
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// `git` as the tests' author (t@berth) in `directory`; returns its trimmed output, and a

@@ -1,0 +1,34 @@
+#ifndef BERTH_LAZY_LIBRARY_H
+#define BERTH_LAZY_LIBRARY_H
+/* A shared library opened with dlopen on first use, with every function Berth calls resolved
+   at once: CCurl and CGit2 each describe their library with one of these. */
+#include <pthread.h>
+#include <stddef.h>
+
+struct berth_lazy_symbol {
+    const char *name;
+    void **slot;
+};
+
+struct berth_lazy_library {
+    const char *soname;     /* "libcurl.so.4" */
+    const char *display;    /* "libcurl", for messages */
+    const char *package;    /* the Debian package that has it */
+    const struct berth_lazy_symbol *symbols;
+    size_t count;
+    pthread_once_t *once;   /* the caller's PTHREAD_ONCE_INIT, run with its `open` below */
+    void (*open)(void);     /* calls berth_lazy_open(&this library) */
+    int failed;
+    char problem[512];
+};
+
+/* Opens the library and fills every slot; on failure records why (dlerror's message, or the
+   function the library lacks). Call it only from the library's `open`, under its `once`. */
+void berth_lazy_open(struct berth_lazy_library *library);
+
+/* Opens the library once per process: 0 when usable, else -1 with the reason in `error`. */
+int berth_lazy_load(struct berth_lazy_library *library, char *error, size_t size);
+
+/* For forwarders: returns when the library is usable, else says why on stderr and aborts. */
+void berth_lazy_need(struct berth_lazy_library *library);
+#endif
