@@ -47,24 +47,9 @@
     X(curl_slist_free_all) \
     X(curl_version_info)
 
-#define POINTER(name) static __typeof__(name) *p_##name;
-SYMBOLS(POINTER)
+BERTH_LAZY_LIBRARY(berth_curl_load, SONAME, "libcurl", PACKAGE, SYMBOLS)
 
-static const struct berth_lazy_symbol symbols[] = {
-#define ENTRY(name) {#name, (void **)&p_##name},
-    SYMBOLS(ENTRY)
-};
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void open_library(void);
-static struct berth_lazy_library library = {
-    SONAME, "libcurl", PACKAGE, symbols, sizeof symbols / sizeof symbols[0], &once, open_library, 0, {0},
-};
-static void open_library(void) { berth_lazy_open(&library); }
-
-int berth_curl_load(char *error, size_t size) { return berth_lazy_load(&library, error, size); }
-
-#define CALL(name) (berth_lazy_need(&library), p_##name)
+#define CALL(name) BERTH_LAZY_CALL(name)
 
 void curl_easy_cleanup(CURL *curl) { CALL(curl_easy_cleanup)(curl); }
 CURL *curl_easy_init(void) { return CALL(curl_easy_init)(); }

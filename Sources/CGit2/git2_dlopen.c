@@ -90,24 +90,9 @@
     X(git_tree_free) \
     X(git_tree_lookup)
 
-#define POINTER(name) static __typeof__(name) *p_##name;
-SYMBOLS(POINTER)
+BERTH_LAZY_LIBRARY(berth_git2_load, SONAME, "libgit2", PACKAGE, SYMBOLS)
 
-static const struct berth_lazy_symbol symbols[] = {
-#define ENTRY(name) {#name, (void **)&p_##name},
-    SYMBOLS(ENTRY)
-};
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void open_library(void);
-static struct berth_lazy_library library = {
-    SONAME, "libgit2", PACKAGE, symbols, sizeof symbols / sizeof symbols[0], &once, open_library, 0, {0},
-};
-static void open_library(void) { berth_lazy_open(&library); }
-
-int berth_git2_load(char *error, size_t size) { return berth_lazy_load(&library, error, size); }
-
-#define CALL(name) (berth_lazy_need(&library), p_##name)
+#define CALL(name) BERTH_LAZY_CALL(name)
 
 void git_blob_free(git_blob *blob) { CALL(git_blob_free)(blob); }
 int git_blob_lookup(git_blob **blob, git_repository *repo, const git_oid *id) {

@@ -31,4 +31,22 @@ int berth_lazy_load(struct berth_lazy_library *library, char *error, size_t size
 
 /* For forwarders: returns when the library is usable, else says why on stderr and aborts. */
 void berth_lazy_need(struct berth_lazy_library *library);
+
+/* Declares, in the including file, a pointer p_<name> for each function SYMBOLS lists
+   (`#define SYMBOLS(X) X(f) X(g) ...`), the library that fills them, and
+   `int load_function(char *error, size_t size)`. A forwarder then calls
+   `BERTH_LAZY_CALL(f)(arguments)`. */
+#define BERTH_LAZY_POINTER(name) static __typeof__(name) *p_##name;
+#define BERTH_LAZY_ENTRY(name) {#name, (void **)&p_##name},
+#define BERTH_LAZY_LIBRARY(load_function, soname, display, package, SYMBOLS)                                      \
+    SYMBOLS(BERTH_LAZY_POINTER)                                                                                 \
+    static const struct berth_lazy_symbol berth_lazy_symbols[] = {SYMBOLS(BERTH_LAZY_ENTRY)};                   \
+    static pthread_once_t berth_lazy_once = PTHREAD_ONCE_INIT;                                                  \
+    static void berth_lazy_open_this(void);                                                                     \
+    static struct berth_lazy_library berth_lazy_this = {                                                        \
+        soname, display, package, berth_lazy_symbols, sizeof berth_lazy_symbols / sizeof berth_lazy_symbols[0], \
+        &berth_lazy_once, berth_lazy_open_this, 0, {0}};                                                        \
+    static void berth_lazy_open_this(void) { berth_lazy_open(&berth_lazy_this); }                               \
+    int load_function(char *error, size_t size) { return berth_lazy_load(&berth_lazy_this, error, size); }
+#define BERTH_LAZY_CALL(name) (berth_lazy_need(&berth_lazy_this), p_##name)
 #endif
