@@ -95,6 +95,9 @@ public actor AppSyncer {
     var stopping = false
     /// The commit whose last sync failed; a self-heal does not retry it but restores the last good release.
     var failedCommit: String?
+    /// A self-heal failed (e.g. the container was still being removed); the retries heal again
+    /// instead of retrying the broken head.
+    var healPending = false
     /// The images the last successful sync built, by commit: a resync of the same commit deploys
     /// them again without archiving contexts or asking the registry.
     var lastBuilt: (commit: String, images: [String: String])?
@@ -268,6 +271,7 @@ public actor AppSyncer {
         var commit: String?
         let previousRevision = status.revision
         var run = SyncRun(app: name, trigger: trigger, startedAt: started, commit: nil, outcome: .failed)
+        var healing = false
         do {
             var target: String
             // A rollback runs exactly the images its release ran, built ones included.
@@ -284,8 +288,7 @@ public actor AppSyncer {
                 target = try await env.source.head().commit
             }
             // A container died while the head commit is known bad: heal with the last good release.
-            var healing = false
-            if triggers == [.dockerEvent], target == failedCommit, let good = status.revision {
+            if triggers == [.dockerEvent] || healPending, target == failedCommit, let good = status.revision {
                 healing = true
                 env.logger.info("\(name): self-heal with the last good commit \(good.prefix(12)); \(target.prefix(12)) failed before")
                 target = good
@@ -319,6 +322,7 @@ public actor AppSyncer {
             status.revision = target
             status.release = release.id
             status.lastSuccessAt = Date()
+            healPending = false
             // A heal restored the last good release, but the head is still broken: stay Degraded.
             if !healing {
                 status.health = .synced
@@ -332,7 +336,8 @@ public actor AppSyncer {
         } catch {
             run.outcome = .failed
             run.error = "\(error)"
-            failedCommit = commit ?? failedCommit
+            // A failed heal leaves the head known bad; the retry heals again.
+            if healing { healPending = true } else { failedCommit = commit ?? failedCommit }
             status.health = .degraded
             status.lastError = "\(error)"
             status.consecutiveFailures += 1
