@@ -49,6 +49,22 @@ final class ServeHarness: @unchecked Sendable {
         "FROM berth.local/busybox:latest\nRUN echo \(marker) > /marker\n"
     }
 
+    /// The files of a repo with one app whose service `svc` sleeps in busybox, with `VALUE` in
+    /// its environment when given (a new value replaces the container).
+    static func sleepApp(_ app: String, value: String? = nil) -> [String: String] {
+        let environment = value.map { "\n    environment:\n      VALUE: \"\($0)\"" } ?? ""
+        return ["berth.yaml": "apps:\n  \(app):\n    path: apps/\(app)\n",
+                "apps/\(app)/compose.yaml": """
+                    services:
+                      svc:
+                        image: berth.local/busybox:latest
+                        command: ["sleep", "100000"]
+                        stop_grace_period: 1s\(environment)
+                        labels:
+                          dev.berth.test: "1"
+                    """]
+    }
+
     /// Commits a repo with one app whose service `web` is built from `markerDockerfile(marker)`.
     func commitBuildApp(_ app: String, marker: String) async throws -> String {
         let compose = """

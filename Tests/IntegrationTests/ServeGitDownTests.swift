@@ -13,20 +13,7 @@ import Testing
         let h = try ServeHarness()
         let app = TestNames.unique("gdapp")
         let container = "\(app)-svc-1"
-        func compose(_ value: String) -> [String: String] {
-            ["berth.yaml": "apps:\n  \(app):\n    path: apps/\(app)\n",
-             "apps/\(app)/compose.yaml": """
-                services:
-                  svc:
-                    image: berth.local/busybox:latest
-                    command: ["sleep", "100000"]
-                    stop_grace_period: 1s
-                    environment:
-                      VALUE: "\(value)"
-                    labels:
-                      dev.berth.test: "1"
-                """]
-        }
+        func compose(_ value: String) -> [String: String] { ServeHarness.sleepApp(app, value: value) }
         func running() async throws -> String? {
             try await Host.engine.inspectContainer(container).config?.env?.first { $0.hasPrefix("VALUE=") }
         }

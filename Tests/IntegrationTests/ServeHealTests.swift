@@ -11,18 +11,7 @@ import Testing
         let h = try ServeHarness()
         let app = TestNames.unique("healapp")
         let container = "\(app)-svc-1"
-        let good = try await h.commit([
-            "berth.yaml": "apps:\n  \(app):\n    path: apps/\(app)\n",
-            "apps/\(app)/compose.yaml": """
-                services:
-                  svc:
-                    image: berth.local/busybox:latest
-                    command: ["sleep", "100000"]
-                    stop_grace_period: 1s
-                    labels:
-                      dev.berth.test: "1"
-                """,
-        ])
+        let good = try await h.commit(ServeHarness.sleepApp(app))
         let socket = "/tmp/\(TestNames.unique("heal")).sock"
         let proxy = try StreamFaultProxy(upstream: .unix(path: "/var/run/docker.sock"), unixPath: socket)
         defer { proxy.stop() }
