@@ -113,15 +113,9 @@ final class GitDaemon: @unchecked Sendable {
     private let ownBase: TempDir?
 
     init() throws {
-        let env = "/var/lib/berth-ops/git-server.env"
-        if let text = try? String(contentsOfFile: env, encoding: .utf8),
-           let pidText = try? String(contentsOfFile: "/var/lib/berth-ops/git-server.pid", encoding: .utf8),
+        if let values = OpsSettings.read("git-server"),
+           let pidText = try? String(contentsOfFile: OpsSettings.stateDirectory + "/git-server.pid", encoding: .utf8),
            let pid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0 {
-            var values: [String: String] = [:]
-            for line in text.split(separator: "\n") {
-                let parts = line.split(separator: "=", maxSplits: 1)
-                if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
-            }
             if let base = values["BASE"], let port = values["PORT"].flatMap(Int.init), portAnswers(port) {
                 self.base = URL(fileURLWithPath: base)
                 self.port = port
@@ -207,7 +201,7 @@ func portAnswers(_ port: Int) -> Bool {
 /// the same over TLS with a private CA, sshd with a passphrase-protected client key), read from
 /// the settings file it writes.
 struct OpsGitServers: Sendable {
-    static let envFile = "/var/lib/berth-ops/git-server.env"
+    static let envFile = OpsSettings.path("git-server")
 
     var base: URL
     var daemonPort: Int
@@ -225,13 +219,8 @@ struct OpsGitServers: Sendable {
     /// The running servers, or an error saying how to start them.
     static func running() throws -> OpsGitServers {
         let start = "start them with `ops/git-server start` (as root; ops/setup does it)"
-        guard let text = try? String(contentsOfFile: envFile, encoding: .utf8) else {
+        guard let values = OpsSettings.read("git-server") else {
             throw ShellError(message: "\(envFile) is missing: the loopback git servers are not running; \(start)")
-        }
-        var values: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: "=", maxSplits: 1)
-            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
         }
         func value(_ key: String) throws -> String {
             guard let v = values[key], !v.isEmpty else { throw ShellError(message: "\(envFile) has no \(key); \(start)") }

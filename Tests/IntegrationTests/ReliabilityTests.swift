@@ -241,16 +241,7 @@ import Testing
         try await Shell.git(["init", "-q", "--bare", "-b", "main", bare], in: base)
         try await Shell.git(["init", "-q", "-b", "main"], in: clone.path)
         func commit(_ value: String) async throws {
-            try """
-            services:
-              svc:
-                image: berth.local/busybox:latest
-                command: ["sleep", "100000"]
-                environment:
-                  VALUE: "\(value)"
-                labels:
-                  dev.berth.test: "1"
-            """.write(to: clone.appendingPathComponent("apps/\(app)/compose.yaml"), atomically: true, encoding: .utf8)
+            try Host.sleepCompose(value: value).write(to: clone.appendingPathComponent("apps/\(app)/compose.yaml"), atomically: true, encoding: .utf8)
             try await Shell.git(["add", "-A"], in: clone.path)
             try await Shell.git(["commit", "-qm", value], in: clone.path)
             try await Shell.git(["push", "-q", bare, "main"], in: clone.path)
@@ -311,16 +302,7 @@ import Testing
             _ = try await Shell.git(args, in: repo.path)
         }
         func commit(_ value: String) async throws {
-            try """
-            services:
-              svc:
-                image: berth.local/busybox:latest
-                command: ["sleep", "100000"]
-                environment:
-                  VALUE: "\(value)"
-                labels:
-                  dev.berth.test: "1"
-            """.write(to: repo.appendingPathComponent("apps/\(app)/compose.yaml"), atomically: true, encoding: .utf8)
+            try Host.sleepCompose(value: value).write(to: repo.appendingPathComponent("apps/\(app)/compose.yaml"), atomically: true, encoding: .utf8)
             // Incompressible bulk, so the second commit does not fit in what is left.
             var bytes = [UInt8](repeating: 0, count: 300 << 10)
             for j in bytes.indices { bytes[j] = UInt8.random(in: 0...255) }

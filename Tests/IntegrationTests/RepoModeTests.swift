@@ -16,16 +16,7 @@ import Testing
             try await Shell.git(args, in: repo.path)
         }
         func commit(_ value: String) async throws -> String {
-            try """
-            services:
-              svc:
-                image: berth.local/busybox:latest
-                command: ["sleep", "100000"]
-                environment:
-                  VALUE: "\(value)"
-                labels:
-                  dev.berth.test: "1"
-            """.write(to: repo.appendingPathComponent("apps/folder/compose.yaml"), atomically: true, encoding: .utf8)
+            try Host.sleepCompose(value: value).write(to: repo.appendingPathComponent("apps/folder/compose.yaml"), atomically: true, encoding: .utf8)
             _ = try await git("add", "-A")
             _ = try await git("commit", "-qm", "value \(value)")
             return try await git("rev-parse", "HEAD")

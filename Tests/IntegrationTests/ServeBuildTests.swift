@@ -52,17 +52,8 @@ final class ServeHarness: @unchecked Sendable {
     /// The files of a repo with one app whose service `svc` sleeps in busybox, with `VALUE` in
     /// its environment when given (a new value replaces the container).
     static func sleepApp(_ app: String, value: String? = nil) -> [String: String] {
-        let environment = value.map { "\n    environment:\n      VALUE: \"\($0)\"" } ?? ""
-        return ["berth.yaml": "apps:\n  \(app):\n    path: apps/\(app)\n",
-                "apps/\(app)/compose.yaml": """
-                    services:
-                      svc:
-                        image: berth.local/busybox:latest
-                        command: ["sleep", "100000"]
-                        stop_grace_period: 1s\(environment)
-                        labels:
-                          dev.berth.test: "1"
-                    """]
+        ["berth.yaml": "apps:\n  \(app):\n    path: apps/\(app)\n",
+         "apps/\(app)/compose.yaml": Host.sleepCompose(value: value, stopGracePeriod: "1s")]
     }
 
     /// Commits a repo with one app whose service `web` is built from `markerDockerfile(marker)`.

@@ -12,14 +12,7 @@ import Testing
         let h = try ServeHarness()
         defer { if h.process.isRunning { h.process.terminate() } }
         let good = TestNames.unique("pgood"), bad = TestNames.unique("pbad")
-        let service = """
-        services:
-          svc:
-            image: berth.local/busybox:latest
-            command: ["sleep", "100000"]
-            labels:
-              dev.berth.test: "1"
-        """
+        let service = Host.sleepCompose()
         let commit = try await h.commit([
             "berth.yaml": "apps:\n  \(good):\n    path: apps/good\n  \(bad):\n    path: apps/bad\n",
             "apps/good/compose.yaml": service,

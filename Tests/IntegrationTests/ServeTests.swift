@@ -75,18 +75,7 @@ import Testing
             _ = try await git("commit", "-qm", message)
             return try await git("rev-parse", "HEAD")
         }
-        func compose(_ value: String) -> String {
-            """
-            services:
-              svc:
-                image: berth.local/busybox:latest
-                command: ["sleep", "100000"]
-                environment:
-                  VALUE: "\(value)"
-                labels:
-                  dev.berth.test: "1"
-            """
-        }
+        func compose(_ value: String) -> String { Host.sleepCompose(value: value) }
         try "apps:\n  \(app):\n    path: apps/\(app)\n".write(to: repo.appendingPathComponent("berth.yaml"), atomically: true, encoding: .utf8)
         _ = try await git("init", "-q", "-b", "main")
         let first = try await commit(compose("one"), "one")

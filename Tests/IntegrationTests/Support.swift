@@ -37,14 +37,21 @@ enum Host {
     static func gitDaemon() async throws -> (base: String, port: Int) {
         let started = try await run(TestPaths.packageRoot.appendingPathComponent("ops/git-server").path, ["start"])
         guard started.status == 0 else { throw Shell.Failure(description: "ops/git-server start: \(started.stderr)") }
-        let env = try String(contentsOfFile: "/var/lib/berth-ops/git-server.env", encoding: .utf8)
-        func setting(_ key: String) -> String? {
-            env.split(separator: "\n").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
-        }
-        guard let base = setting("BASE"), let port = setting("PORT").flatMap(Int.init) else {
-            throw Shell.Failure(description: "/var/lib/berth-ops/git-server.env has no BASE or PORT")
+        let settings = OpsSettings.read("git-server") ?? [:]
+        guard let base = settings["BASE"], let port = settings["PORT"].flatMap(Int.init) else {
+            throw Shell.Failure(description: "\(OpsSettings.path("git-server")) has no BASE or PORT")
         }
         return (base, port)
+    }
+
+    /// A compose file with one busybox service `svc` that sleeps, labelled as a test object,
+    /// with `VALUE` in its environment when given (a new value replaces the container).
+    static func sleepCompose(value: String? = nil, stopGracePeriod: String? = nil) -> String {
+        var lines = ["services:", "  svc:", "    image: \(busybox)", #"    command: ["sleep", "100000"]"#]
+        if let stopGracePeriod { lines.append("    stop_grace_period: \(stopGracePeriod)") }
+        if let value { lines += ["    environment:", "      VALUE: \"\(value)\""] }
+        lines += ["    labels:", #"      dev.berth.test: "1""#]
+        return lines.joined(separator: "\n") + "\n"
     }
 
     static func containers(project: String) async throws -> [ContainerSummary] {

@@ -138,13 +138,7 @@ enum MultiNode {
     }
 
     static let cluster: Cluster? = {
-        let state = ProcessInfo.processInfo.environment["BERTH_OPS_STATE"] ?? "/var/lib/berth-ops"
-        guard let text = try? String(contentsOfFile: state + "/swarm-multinode.env", encoding: .utf8) else { return nil }
-        var values: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { values[parts[0]] = parts[1] }
-        }
+        guard let values = OpsSettings.read("swarm-multinode") else { return nil }
         guard let manager = values["MANAGER_HOST"], let worker = values["WORKER_HOST"], let registry = values["REGISTRY"],
               FileManager.default.fileExists(atPath: String(manager.dropFirst("unix://".count)))
         else { return nil }

@@ -15,16 +15,10 @@ struct OpsRegistries {
     var caFile: String
 
     static func load() throws -> OpsRegistries {
-        let state = ProcessInfo.processInfo.environment["BERTH_OPS_STATE"] ?? "/var/lib/berth-ops"
-        let path = state + "/registries.env"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        let path = OpsSettings.path("registries")
+        guard let env = OpsSettings.read("registries") else {
             throw RegistryError(.io, "\(path) is missing: the auth and TLS test registries are not running",
                 hint: "Run ops/registries start (ops/setup does)")
-        }
-        var env: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            env[String(line[..<eq])] = String(line[line.index(after: eq)...])
         }
         guard let a = env["AUTH_REGISTRY"], let u = env["AUTH_USER"], let p = env["AUTH_PASSWORD"],
             let t = env["TLS_REGISTRY"], let ca = env["TLS_CA"]
