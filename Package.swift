@@ -94,7 +94,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
-        .executableTarget(name: "berth", dependencies: ["BerthCLI"], swiftSettings: swiftSettings),
+        // SwiftPM exports every symbol of an executable on Linux (--export-dynamic): 40,000
+        // dynamic symbols that the loader hashes and the Swift runtime's start-up `dladdr`
+        // scans one by one, ~4 ms of every run. Nothing dlopen'ed needs symbols from berth.
+        .executableTarget(name: "berth", dependencies: ["BerthCLI"], swiftSettings: swiftSettings,
+                          linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]),
 
         // Fuzzing: parser entry points, a libFuzzer driver (ops/fuzz) and a seeded pass in FuzzTests.
         .target(name: "FuzzTargets", dependencies: [

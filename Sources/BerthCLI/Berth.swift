@@ -63,5 +63,31 @@ public func run() async {
         handler.logLevel = level
         return handler
     }
-    await Berth.main()
+    do {
+        var command = try await Berth.asyncParseAsRoot()
+        if var asyncCommand = command as? any AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
+        }
+        finish(status: 0)
+    } catch {
+        // What `Berth.exit(withError:)` prints: help and --version on stdout, errors on stderr.
+        let status = Berth.exitCode(for: error).rawValue
+        let text = Berth.fullMessage(for: error)
+        if !text.isEmpty {
+            if status == 0 { print(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+        }
+        finish(status: status)
+    }
+}
+
+/// Ends the process without libc's exit handlers. Work started early (libcurl opening on
+/// another thread, engine reads sent before the files were parsed) may still be running when
+/// a command fails fast, and `exit` would tear down OpenSSL under it: `OPENSSL_cleanup` racing
+/// `curl_global_init` crashed ~1 run in 15 of `reconcile -p x -f missing.yaml`. Nothing Berth
+/// keeps needs those handlers: files and the state database are written through by then.
+func finish(status: Int32) -> Never {
+    fflush(nil)
+    _exit(status)
 }

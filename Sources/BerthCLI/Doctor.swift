@@ -8,6 +8,7 @@ import Logging
 
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "doctor",
         abstract: "Check that this host can run Berth: engine, registry, libraries.",
         discussion: """
         Each check prints one line; a failed check adds one line saying what to do. The exit \

@@ -152,15 +152,25 @@ struct ReconcileCommand: AsyncParsableCommand {
         let builder = DesiredStateBuilder(images: ImageResolver(engine: engine, logger: logger), logger: logger)
         let reconciler = Reconciler(engine: engine, logger: logger)
 
+        // With -p the project's name is known before its files are read: the engine is asked
+        // what runs while the files load on this core (a no-op run is mostly waiting for
+        // those answers otherwise). Only reads; a file error still comes first.
+        let early = EarlyState(name: source.repo == nil ? project.projectName : nil, swarm: swarm, engine: engine, logger: logger)
+
         // Validate and resolve every project before touching any: a bad app changes nothing.
         var prepared: [(Plan, [String], @Sendable () async -> Applier.Report)] = []
         for target in try await targets(logger: logger) {
             if target.swarm {
-                prepared.append(try await prepareSwarm(target, engine: engine, logger: logger))
+                prepared.append(try await prepareSwarm(target, engine: engine, early: early.swarm(target.compose.name), logger: logger))
                 continue
             }
             let desired = try await builder.build(target.compose, context: target.context)
-            let actual = try await reconciler.actualState(project: desired.name)
+            let actual: ActualState
+            if let asked = try await early.compose(desired.name) {
+                actual = asked
+            } else {
+                actual = try await reconciler.actualState(project: desired.name)
+            }
             try reconciler.validate(desired, actual: actual)
             let planner = Planner(options: .init(prune: target.prune, pruneVolumes: pruneVolumes))
             let options = Applier.Options(waitTimeout: .seconds(timeout), settle: .milliseconds(Int(settle * 1000)),

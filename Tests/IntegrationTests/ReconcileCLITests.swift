@@ -41,6 +41,22 @@ import Testing
         """ + "\n"
     }
 
+    /// With -p the engine is asked before the files are read; a missing file then ends the
+    /// process while those requests (and libcurl's global init) run on other threads. libc's
+    /// exit handlers tore OpenSSL down under them: a segfault in ~1 run of 15.
+    @Test func failingFastWhileEngineReadsAreInFlightExitsCleanly() async throws {
+        for swarm in [true, false] {
+            var statuses: [Int32] = []
+            for _ in 0..<30 {
+                let run = try await Host.run(Host.berthBinary, ["reconcile", "-p", TestNames.unique("early"), "-f", "/nonexistent/compose.yaml"]
+                                             + (swarm ? ["--swarm"] : []))
+                statuses.append(run.status)
+                #expect(run.stderr.contains("/nonexistent/compose.yaml"), "\(run.stderr)")
+            }
+            #expect(statuses.allSatisfy { $0 == 1 }, "swarm \(swarm): exit statuses \(statuses)")
+        }
+    }
+
     @Test func dryRunExitCodeThenApplyThenNoChanges() async throws {
         let p = try Project()
         try p.write("services:\n" + Self.service("a") + Self.service("b"))
