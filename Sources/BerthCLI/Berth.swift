@@ -29,35 +29,17 @@ public enum BerthVersion {
     public static let string = "0.1.0"
 }
 
-/// A subcommand that makes HTTP requests (to the engine, a registry or a `berth serve`), all
-/// of which go through libcurl.
-protocol RequestingCommand {}
-
-extension ReconcileCommand: RequestingCommand {}
-extension BuildCommand: RequestingCommand {}
-extension PushCommand: RequestingCommand {}
-extension AuditCommand: RequestingCommand {}
-extension PsCommand: RequestingCommand {}
-extension LogsCommand: RequestingCommand {}
-extension ServeCommand: RequestingCommand {}
-extension StatusCommand: RequestingCommand {}
-extension HistoryCommand: RequestingCommand {}
-extension SyncCommand: RequestingCommand {}
-extension RollbackCommand: RequestingCommand {}
-extension SuspendCommand: RequestingCommand {}
-extension ResumeCommand: RequestingCommand {}
-extension Doctor: RequestingCommand {}
-
 /// Entry point for the `berth` executable: bootstraps logging once, then runs the command.
 public func run() async {
     // libcurl is opened on first use; for a command that will need it, start that now on the
-    // other core, while the arguments and compose files are parsed.
+    // other core, while the arguments and compose files are parsed. Decided from the raw
+    // arguments, before any other work: every subcommand but `config` makes requests.
     if let word = CommandLine.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }),
-       let command = Berth.configuration.subcommands.first(where: { $0.configuration.commandName == word }),
-       command is any RequestingCommand.Type {
+       word != ConfigCommand.commandName, word != "help" {
         CurlLibrary.preload()
     }
-    let level = ProcessInfo.processInfo.environment["BERTH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    // getenv, not ProcessInfo: building its environment dictionary first costs ~0.5 ms here.
+    let level = getenv("BERTH_LOG_LEVEL").flatMap { Logger.Level(rawValue: String(cString: $0)) } ?? .warning
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level
@@ -91,3 +73,4 @@ func finish(status: Int32) -> Never {
     fflush(nil)
     _exit(status)
 }
+

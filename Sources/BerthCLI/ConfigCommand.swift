@@ -5,8 +5,9 @@ import Logging
 
 /// `berth config`: load compose files exactly as Docker Compose does and print the result.
 struct ConfigCommand: ParsableCommand {
+    static let commandName = "config"
     static let configuration = CommandConfiguration(
-        commandName: "config",
+        commandName: commandName,
         abstract: "Validate compose files and print the normalized project, like `docker compose config`.",
         discussion: """
         The files are read the way Docker Compose reads them: variables are interpolated from \

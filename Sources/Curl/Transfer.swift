@@ -4,7 +4,7 @@ import Logging
 
 /// libcurl's global state, set up once before the first handle is made (after
 /// `CurlLibrary.load()` succeeded: only then may libcurl be called).
-private let curlGlobalInit: Bool = curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
+private let curlGlobalInit: Bool = berth_curl_global_init() == 0
 
 /// An easy handle and the error buffer libcurl writes into.
 final class EasyHandle {

@@ -9,6 +9,13 @@
    Loading happens once per process; later calls return the first answer. */
 int berth_curl_load(char *error, size_t size);
 
+/* Loads libcurl and runs curl_global_init(CURL_GLOBAL_ALL) once per process: 0 when libcurl is
+   ready for handles, else -1 (berth_curl_load says why). */
+int berth_curl_global_init(void);
+
+/* Starts berth_curl_global_init on a new detached thread and returns at once. */
+void berth_curl_preload(void);
+
 /* curl_easy_setopt, curl_easy_getinfo and curl_multi_setopt are variadic, which Swift cannot
    call; these typed wrappers pass one argument of a known type each. */
 CURLcode berth_curl_easy_setopt_long(CURL *h, CURLoption o, long v);
