@@ -45,6 +45,9 @@ public func run() async {
         handler.logLevel = level
         return handler
     }
+    // `reconcile` starts loading its files (and asking the engine) from the raw arguments while
+    // they are parsed; it adopts that work only if the parse agrees (EarlyStart).
+    _ = EarlyStart.current
     do {
         var command = try await Berth.asyncParseAsRoot()
         if var asyncCommand = command as? any AsyncParsableCommand {

@@ -122,7 +122,13 @@ struct ReconcileCommand: AsyncParsableCommand {
         var result: Applier.Report?
     }
 
-    private func targets(logger: Logger) async throws -> [Target] {
+    /// What this command parsed, in the terms `EarlyStart` guesses in.
+    private var parsedGuess: EarlyStart.Guess {
+        EarlyStart.Guess(files: project.files, projectName: project.projectName, projectDirectory: project.projectDirectory,
+                         envFiles: project.envFiles, profiles: project.profiles, services: services, swarm: swarm)
+    }
+
+    private func targets(early: EarlyStart?, logger: Logger) async throws -> [Target] {
         let lock = try release.map(ReleaseLock.readPinned)
         func context(app: String?, commit: String?, files: [String]) -> DesiredStateBuilder.Context {
             let pinned = (lock != nil && (app == nil || lock?.app == app)) ? lock?.services.mapValues(\.image) ?? [:] : [:]
@@ -131,7 +137,8 @@ struct ReconcileCommand: AsyncParsableCommand {
                                                release: revision.map { String($0.prefix(12)) }, configFiles: files)
         }
         guard let checkout = try await source.checkout(logger: logger) else {
-            let compose = try project.load(services: services, logger: logger)
+            let loaded = await early?.loadedProject(logger: logger)
+            let compose = try loaded ?? project.load(services: services, logger: logger)
             if let lock, let unknown = lock.services.keys.first(where: { compose.service(named: $0) == nil }) {
                 throw CLIError("release \(release ?? ""): service \(unknown) is not in project \(compose.name); was the lock built from these files?")
             }
@@ -148,18 +155,20 @@ struct ReconcileCommand: AsyncParsableCommand {
     }
 
     private func reconcile(logger: Logger) async throws -> Int32 {
-        let engine = EngineClient(logger: logger)
+        let adopted = source.repo == nil ? EarlyStart.current?.matching(parsedGuess) : nil
+        let engine = adopted?.engine ?? EngineClient(logger: logger)
         let builder = DesiredStateBuilder(images: ImageResolver(engine: engine, logger: logger), logger: logger)
         let reconciler = Reconciler(engine: engine, logger: logger)
 
         // With -p the project's name is known before its files are read: the engine is asked
         // what runs while the files load on this core (a no-op run is mostly waiting for
         // those answers otherwise). Only reads; a file error still comes first.
-        let early = EarlyState(name: source.repo == nil ? project.projectName : nil, swarm: swarm, engine: engine, logger: logger)
+        let early = adopted?.state
+            ?? EarlyState(name: source.repo == nil ? project.projectName : nil, swarm: swarm, engine: engine, logger: logger)
 
         // Validate and resolve every project before touching any: a bad app changes nothing.
         var prepared: [(Plan, [String], @Sendable () async -> Applier.Report)] = []
-        for target in try await targets(logger: logger) {
+        for target in try await targets(early: adopted, logger: logger) {
             if target.swarm {
                 prepared.append(try await prepareSwarm(target, engine: engine, early: early.swarm(target.compose.name), logger: logger))
                 continue
