@@ -52,7 +52,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     var output: OutputFormat = .text
 
     @Flag(inversion: .prefixedNo,
-          help: "Remove containers of services that are no longer in the project (default: off for -f files, the app's `prune` in repo mode).")
+          help: "Remove containers of services that are no longer in the project (default: off for -f files, the app's `prune` in repo mode; never when services are named).")
     var prune: Bool?
 
     @Flag(help: "Also remove the project's named volumes that are no longer in the project. Deletes data.")
@@ -181,14 +181,17 @@ struct ReconcileCommand: AsyncParsableCommand {
                 actual = try await reconciler.actualState(project: desired.name)
             }
             try reconciler.validate(desired, actual: actual)
-            let planner = Planner(options: .init(prune: target.prune, pruneVolumes: pruneVolumes))
+            // With only some services selected the project holds just those: the others' containers
+            // are not orphans, and pruning would remove them.
+            let planner = Planner(options: .init(prune: target.prune && services.isEmpty, pruneVolumes: pruneVolumes))
             let options = Applier.Options(waitTimeout: .seconds(timeout), settle: .milliseconds(Int(settle * 1000)),
                                           parallel: parallel)
             let text = output == .text
             let progress: @Sendable (Applier.Event) -> Void = { event in if text { LiveProgress.print(event) } }
             let applier = Applier(engine: engine, options: options, logger: logger, progress: progress)
             let plan = planner.plan(desired: desired, actual: actual)
-            prepared.append((plan, planner.keptOrphans(desired: desired, actual: actual), { await applier.apply(plan, desired: desired) }))
+            let orphans = services.isEmpty ? planner.keptOrphans(desired: desired, actual: actual) : []
+            prepared.append((plan, orphans, { await applier.apply(plan, desired: desired) }))
         }
         let hasChanges = prepared.contains { $0.0.hasChanges }
         let changesStatus: Int32 = exitCode && hasChanges ? 2 : 0

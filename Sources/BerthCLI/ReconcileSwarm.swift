@@ -24,6 +24,7 @@ extension ReconcileCommand {
         let planner = SwarmPlanner(options: .init(prune: target.prune && services.isEmpty))
         let plan = planner.plan(desired: stack, actual: actual)
         let applier = SwarmApplier(engine: engine, options: .init(waitTimeout: .seconds(timeout)), logger: logger)
-        return (plan, planner.keptOrphans(desired: stack, actual: actual), { await applier.apply(plan, stack: stack, actual: actual) })
+        let orphans = services.isEmpty ? planner.keptOrphans(desired: stack, actual: actual) : []
+        return (plan, orphans, { await applier.apply(plan, stack: stack, actual: actual) })
     }
 }

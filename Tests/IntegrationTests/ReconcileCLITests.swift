@@ -57,6 +57,22 @@ import Testing
         }
     }
 
+    /// `reconcile --prune a` loads only `a`: `b` is still in the file, so its container is
+    /// neither an orphan to remove nor one to report.
+    @Test func pruneWithSelectedServicesLeavesTheOthers() async throws {
+        let p = try Project()
+        try p.write("services:\n" + Self.service("a") + Self.service("b"))
+        let apply = try await p.berth(["reconcile"])
+        #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
+        let selected = try await p.berth(["reconcile", "--prune", "--dry-run", "a"])
+        #expect(selected.status == 0, "\(selected.stderr)")
+        #expect(!selected.stdout.contains("orphan"), "\(selected.stdout)")
+        let again = try await p.berth(["reconcile", "--prune", "a"])
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        #expect(try await Host.containers(project: p.name).count == 2)
+        await p.cleanUp()
+    }
+
     @Test func dryRunExitCodeThenApplyThenNoChanges() async throws {
         let p = try Project()
         try p.write("services:\n" + Self.service("a") + Self.service("b"))
