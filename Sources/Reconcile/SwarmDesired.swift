@@ -108,14 +108,15 @@ public struct SwarmDesiredObject: Sendable, Equatable {
 }
 
 /// What the swarm has for a stack: its services (one filtered list call), every network,
-/// secret and config (externals need not carry the stack label).
+/// secret and config (externals need not carry the stack label). Services and networks are
+/// the slim reads: a plan where nothing changed decodes no full service spec.
 public struct SwarmActualState: Sendable, Equatable {
-    public var services: [SwarmService]
-    public var networks: [Network]
+    public var services: [SwarmServiceSummary]
+    public var networks: [NetworkSummary]
     public var secrets: [SwarmObject]
     public var configs: [SwarmObject]
 
-    public init(services: [SwarmService], networks: [Network], secrets: [SwarmObject], configs: [SwarmObject]) {
+    public init(services: [SwarmServiceSummary], networks: [NetworkSummary], secrets: [SwarmObject], configs: [SwarmObject]) {
         self.services = services
         self.networks = networks
         self.secrets = secrets
