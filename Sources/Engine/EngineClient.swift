@@ -250,9 +250,25 @@ public final class EngineClient: Sendable {
         .data(try JSONEncoder().encode(value))
     }
 
+    /// The `filters` query value, e.g. `{"label":["a=b"]}`; written by hand, as a plan's list
+    /// calls are the only JSON a short command would otherwise encode.
     static func filtersJSON(_ filters: [String: [String]]) -> String? {
-        guard !filters.isEmpty, let d = try? JSONEncoder().encode(filters) else { return nil }
-        return String(decoding: d, as: UTF8.self)
+        guard !filters.isEmpty else { return nil }
+        var w = CanonicalJSONWriter()
+        w.bytes.append(UInt8(ascii: "{"))
+        for (i, (key, values)) in filters.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { w.bytes.append(UInt8(ascii: ",")) }
+            w.quoted(key)
+            w.bytes.append(UInt8(ascii: ":"))
+            w.bytes.append(UInt8(ascii: "["))
+            for (j, value) in values.enumerated() {
+                if j > 0 { w.bytes.append(UInt8(ascii: ",")) }
+                w.quoted(value)
+            }
+            w.bytes.append(UInt8(ascii: "]"))
+        }
+        w.bytes.append(UInt8(ascii: "}"))
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     static func flag(_ b: Bool) -> String { b ? "1" : "0" }

@@ -176,3 +176,61 @@ public struct ImageIdentity: Sendable, Hashable {
         self.init(id: id, repoDigests: digests)
     }
 }
+
+extension SwarmObject {
+    /// Reads a `GET /secrets` or `GET /configs` answer without `Codable` (a plan lists both).
+    static func list(json: Data) throws -> [SwarmObject] {
+        try JSONScanner.read(json) { s in
+            var out: [SwarmObject] = []
+            try s.array { s in
+                var o = SwarmObject(id: "")
+                var hasID = false
+                try s.object { s, key in
+                    switch key {
+                    case "ID": o.id = try s.string(); hasID = true
+                    case "Version":
+                        var version = ObjectVersion()
+                        try s.object { s, key in
+                            if key == "Index" { version.index = try s.unsigned() } else { try s.skipValue() }
+                        }
+                        o.version = version
+                    case "CreatedAt": o.createdAt = try s.optionalString()
+                    case "UpdatedAt": o.updatedAt = try s.optionalString()
+                    case "Spec":
+                        var spec = SwarmObjectSpec(name: "")
+                        spec.name = nil
+                        let present = try s.object { s, key in
+                            switch key {
+                            case "Name": spec.name = try s.optionalString()
+                            case "Labels": spec.labels = try s.stringMap()
+                            case "Data": spec.data = try s.optionalString()
+                            case "Driver": spec.driver = try SwarmDriver.read(&s)
+                            case "Templating": spec.templating = try SwarmDriver.read(&s)
+                            default: try s.skipValue()
+                            }
+                        }
+                        o.spec = present ? spec : nil
+                    default: try s.skipValue()
+                    }
+                }
+                guard hasID else { throw s.failure("an object without ID") }
+                out.append(o)
+            }
+            return out
+        }
+    }
+}
+
+extension SwarmDriver {
+    static func read(_ s: inout JSONScanner) throws -> SwarmDriver? {
+        var driver = SwarmDriver(name: nil)
+        let present = try s.object { s, key in
+            switch key {
+            case "Name": driver.name = try s.optionalString()
+            case "Options": driver.options = try s.stringMap()
+            default: try s.skipValue()
+            }
+        }
+        return present ? driver : nil
+    }
+}

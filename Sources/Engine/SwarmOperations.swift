@@ -94,7 +94,9 @@ extension EngineClient {
 extension EngineClient {
     /// `GET /secrets`.
     public func listSecrets(filters: [String: [String]] = [:]) async throws -> [SwarmObject] {
-        try await get([SwarmObject].self, "/secrets", query: [("filters", Self.filtersJSON(filters))])
+        let path = "/secrets"
+        let r = try await call(.get, path, query: [("filters", Self.filtersJSON(filters))])
+        return try scan(r, "GET", path) { try SwarmObject.list(json: $0) }
     }
 
     /// `POST /secrets/create`; returns the ID.
@@ -112,7 +114,9 @@ extension EngineClient {
 
     /// `GET /configs`.
     public func listConfigs(filters: [String: [String]] = [:]) async throws -> [SwarmObject] {
-        try await get([SwarmObject].self, "/configs", query: [("filters", Self.filtersJSON(filters))])
+        let path = "/configs"
+        let r = try await call(.get, path, query: [("filters", Self.filtersJSON(filters))])
+        return try scan(r, "GET", path) { try SwarmObject.list(json: $0) }
     }
 
     /// `POST /configs/create`; returns the ID.

@@ -76,10 +76,11 @@ public struct SwarmDesiredService: Sendable, Equatable {
     /// Replicas for a replicated service; nil for global.
     public var replicas: Int? { spec.mode?.replicated.map { Int($0.replicas ?? 1) } }
 
+    /// The spec as `JSONEncoder` writes it with sorted keys and unescaped slashes (the bytes
+    /// every hash label so far was taken of), written without `Codable` (`CanonicalJSON`);
+    /// empty where the encoder would fail.
     public static func canonicalJSON(_ spec: ServiceSpec) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(spec)) ?? Data()
+        CanonicalJSON.encode(spec) ?? Data()
     }
 
     public static func hash(_ spec: ServiceSpec) -> String {

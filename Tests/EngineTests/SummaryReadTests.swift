@@ -86,6 +86,19 @@ import Testing
         #expect(slim == full.map { NetworkSummary(id: $0.id, name: $0.name, driver: $0.driver, scope: $0.scope, labels: $0.labels) })
     }
 
+    @Test func secretsAndConfigsMatchTheDecoder() throws {
+        let data = Data(#"""
+            [{"ID":"s1","Version":{"Index":11},"CreatedAt":"2026-01-01T00:00:00Z","UpdatedAt":"2026-01-02T00:00:00Z",
+              "Spec":{"Name":"s_token_abc","Labels":{"com.docker.stack.namespace":"s","dev.berth.key":"token"},
+                      "Driver":{"Name":"d","Options":{"a":"b"}},"Templating":{"Name":"golang"}}},
+             {"ID":"c1","Version":{"Index":12},"Spec":{"Name":"conf","Labels":null,"Data":"aGk="}},
+             {"ID":"x"}]
+            """#.utf8)
+        let full = try JSONDecoder().decode([SwarmObject].self, from: data)
+        #expect(try SwarmObject.list(json: data) == full)
+        #expect(full[0].labels["dev.berth.key"] == "token" && full[2].spec == nil)
+    }
+
     @Test func imageIdentity() throws {
         let data = Data(#"{"Id":"sha256:aa","RepoTags":["r:1"],"RepoDigests":["r@sha256:bb"],"Config":{"Env":["A=1"],"Labels":null},"Size":12}"#.utf8)
         #expect(try ImageIdentity(json: data) == ImageIdentity(id: "sha256:aa", repoDigests: ["r@sha256:bb"]))
