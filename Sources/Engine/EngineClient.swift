@@ -27,10 +27,13 @@ public final class EngineClient: Sendable {
 
     // MARK: version negotiation
 
-    /// The API version used for requests: 1.41, or the engine's when lower. Asks the engine
-    /// once (`/_ping`, else `/version`) and remembers. Calls that arrive while the question is
-    /// out wait for its answer instead of asking again (a plan's first round of calls runs
-    /// in parallel); a failed negotiation is forgotten so the next call asks again.
+    /// The API version for requests: 1.41, or the engine's when lower. Requests do not wait
+    /// for it: until it is known they go out as 1.41 at once, and only an engine that refuses
+    /// that version as too new (`isRefusedVersion`) costs a negotiation and one retry. This
+    /// asks the engine once (`/_ping`, else `/version`) unless a request already settled it,
+    /// and remembers. Calls that arrive while the question is out wait for its answer instead
+    /// of asking again; a failed negotiation is forgotten so the next call asks again.
+    /// Throws `unsupportedVersion` for an engine older than 1.40.
     public func apiVersion() async throws -> String {
         try await negotiated.value { try await self.negotiate() }
     }
@@ -51,6 +54,24 @@ public final class EngineClient: Sendable {
         }
         logger.debug("engine API version", metadata: ["engine": "\(engineVersion)", "using": "\(chosen)"])
         return chosen
+    }
+
+    /// The version a versioned request goes out with, and whether it is a guess that the
+    /// engine may refuse. A body that cannot be sent twice (a stream) waits for the answer.
+    private func requestVersion(body: HTTPBody) async throws -> (version: String, optimistic: Bool) {
+        if let known = negotiated.known { return (known, false) }
+        if case .stream = body { return (try await apiVersion(), false) }
+        return (Self.preferredAPIVersion, true)
+    }
+
+    /// Docker's engine refuses a client API version newer than its own in a middleware, before
+    /// any handler runs (so the request had no effect): 400 with "client version 1.41 is too
+    /// new. Maximum supported API version is 1.40" (engines before 17.06: "client is newer
+    /// than server (client API version: …, server API version: …)").
+    static func isRefusedVersion(status: Int, message: String) -> Bool {
+        guard status == 400 else { return false }
+        let m = message.lowercased()
+        return (m.contains("client version") && m.contains("is too new")) || m.contains("client is newer than server")
     }
 
     /// The version to speak with an engine that offers `engineVersion`; nil when too old.
@@ -83,13 +104,10 @@ public final class EngineClient: Sendable {
     }
 
     private func makeRequest(
-        _ method: HTTPMethod, _ path: String, query: Query, body: HTTPBody, headers: HTTPHeaders, versioned: Bool,
+        _ method: HTTPMethod, _ path: String, query: Query, body: HTTPBody, headers: HTTPHeaders, version: String?,
         timeout: Duration?
-    ) async throws -> (HTTPRequest, String) {
-        if case .invalid(let reason) = endpoint.transport {
-            throw error(.invalidEndpoint, method.rawValue, path, reason)
-        }
-        let fullPath = versioned ? "/v\(try await apiVersion())\(path)" : path
+    ) -> (HTTPRequest, String) {
+        let fullPath = version.map { "/v\($0)\(path)" } ?? path
         var url = endpoint.baseURL + fullPath
         let q = query.compactMap { k, v in v.map { "\(Self.escape(k))=\(Self.escape($0))" } }
         if !q.isEmpty { url += "?" + q.joined(separator: "&") }
@@ -121,14 +139,31 @@ public final class EngineClient: Sendable {
         headers: HTTPHeaders = HTTPHeaders(), accepting: Set<Int> = [], versioned: Bool = true,
         timeout: Duration? = nil
     ) async throws -> HTTPResponse {
-        let (request, fullPath) = try await makeRequest(
-            method, path, query: query, body: body, headers: headers, versioned: versioned,
-            timeout: timeout ?? requestTimeout)
-        let response: HTTPResponse
-        do {
-            response = try await http.send(request)
-        } catch let e as CurlError {
-            throw error(.unreachable, method.rawValue, fullPath, e.message, transport: e)
+        try checkEndpoint(method, path)
+        let send = { (version: String?) async throws -> (HTTPResponse, String) in
+            let (request, fullPath) = self.makeRequest(
+                method, path, query: query, body: body, headers: headers, version: version,
+                timeout: timeout ?? self.requestTimeout)
+            do {
+                return (try await self.http.send(request), fullPath)
+            } catch let e as CurlError {
+                throw self.error(.unreachable, method.rawValue, fullPath, e.message, transport: e)
+            }
+        }
+        var (response, fullPath): (HTTPResponse, String)
+        if versioned {
+            let (version, optimistic) = try await requestVersion(body: body)
+            (response, fullPath) = try await send(version)
+            if optimistic {
+                if response.status == 400, Self.isRefusedVersion(status: 400, message: Self.engineMessage(response.body)) {
+                    let agreed = try await apiVersion()
+                    if agreed != version { (response, fullPath) = try await send(agreed) }
+                } else if response.isSuccess {
+                    negotiated.settle(version)
+                }
+            }
+        } else {
+            (response, fullPath) = try await send(nil)
         }
         if !response.isSuccess && !accepting.contains(response.status) {
             throw error(.status(response.status), method.rawValue, fullPath, Self.engineMessage(response.body))
@@ -142,19 +177,43 @@ public final class EngineClient: Sendable {
         _ method: HTTPMethod, _ path: String, query: Query = [], body: HTTPBody = .none,
         headers: HTTPHeaders = HTTPHeaders(), versioned: Bool = true
     ) async throws -> HTTPStreamingResponse {
-        let (request, fullPath) = try await makeRequest(
-            method, path, query: query, body: body, headers: headers, versioned: versioned, timeout: nil)
-        let response: HTTPStreamingResponse
-        do {
-            response = try await http.stream(request)
-        } catch let e as CurlError {
-            throw error(.unreachable, method.rawValue, fullPath, e.message, transport: e)
+        try checkEndpoint(method, path)
+        let open = { (version: String?) async throws -> (HTTPStreamingResponse, String) in
+            let (request, fullPath) = self.makeRequest(
+                method, path, query: query, body: body, headers: headers, version: version, timeout: nil)
+            do {
+                return (try await self.http.stream(request), fullPath)
+            } catch let e as CurlError {
+                throw self.error(.unreachable, method.rawValue, fullPath, e.message, transport: e)
+            }
         }
+        var version: String?
+        var optimistic = false
+        if versioned { (version, optimistic) = try await requestVersion(body: body) }
+        var (response, fullPath) = try await open(version)
         if !response.isSuccess {
             let body = (try? await response.collect(maxSize: 1 << 20)) ?? Data()
-            throw error(.status(response.status), method.rawValue, fullPath, Self.engineMessage(body))
+            let message = Self.engineMessage(body)
+            guard optimistic, Self.isRefusedVersion(status: response.status, message: message) else {
+                throw error(.status(response.status), method.rawValue, fullPath, message)
+            }
+            let agreed = try await apiVersion()
+            guard agreed != version else { throw error(.status(response.status), method.rawValue, fullPath, message) }
+            (response, fullPath) = try await open(agreed)
+            if !response.isSuccess {
+                let body = (try? await response.collect(maxSize: 1 << 20)) ?? Data()
+                throw error(.status(response.status), method.rawValue, fullPath, Self.engineMessage(body))
+            }
+        } else if optimistic, let version {
+            negotiated.settle(version)
         }
         return response
+    }
+
+    private func checkEndpoint(_ method: HTTPMethod, _ path: String) throws {
+        if case .invalid(let reason) = endpoint.transport {
+            throw error(.invalidEndpoint, method.rawValue, path, reason)
+        }
     }
 
     /// The engine's `{"message": …}`, else the body as text.
@@ -173,6 +232,15 @@ public final class EngineClient: Sendable {
         }
     }
 
+    /// Reads an answer with one of the slim readers (`SwarmServiceSummary.list` …).
+    func scan<T>(_ response: HTTPResponse, _ method: String, _ path: String, _ read: (Data) throws -> T) throws -> T {
+        do {
+            return try read(response.body)
+        } catch {
+            throw self.error(.badResponse, method, path, "cannot read the answer: \(error)")
+        }
+    }
+
     func get<T: Decodable>(_ type: T.Type, _ path: String, query: Query = []) async throws -> T {
         let r = try await call(.get, path, query: query)
         return try decode(T.self, r, "GET", path)
@@ -182,9 +250,25 @@ public final class EngineClient: Sendable {
         .data(try JSONEncoder().encode(value))
     }
 
+    /// The `filters` query value, e.g. `{"label":["a=b"]}`; written by hand, as a plan's list
+    /// calls are the only JSON a short command would otherwise encode.
     static func filtersJSON(_ filters: [String: [String]]) -> String? {
-        guard !filters.isEmpty, let d = try? JSONEncoder().encode(filters) else { return nil }
-        return String(decoding: d, as: UTF8.self)
+        guard !filters.isEmpty else { return nil }
+        var w = CanonicalJSONWriter()
+        w.bytes.append(UInt8(ascii: "{"))
+        for (i, (key, values)) in filters.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { w.bytes.append(UInt8(ascii: ",")) }
+            w.quoted(key)
+            w.bytes.append(UInt8(ascii: ":"))
+            w.bytes.append(UInt8(ascii: "["))
+            for (j, value) in values.enumerated() {
+                if j > 0 { w.bytes.append(UInt8(ascii: ",")) }
+                w.quoted(value)
+            }
+            w.bytes.append(UInt8(ascii: "]"))
+        }
+        w.bytes.append(UInt8(ascii: "}"))
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     static func flag(_ b: Bool) -> String { b ? "1" : "0" }
@@ -194,6 +278,14 @@ private final class VersionCache: @unchecked Sendable {
     private let lock = NSLock()
     private var answer: String?
     private var pending: Task<String, any Error>?
+
+    /// The version once negotiated or settled by a request the engine accepted.
+    var known: String? { lock.withLock { answer } }
+
+    /// Records a version the engine accepted, unless one is known already.
+    func settle(_ version: String) {
+        lock.withLock { if answer == nil { answer = version } }
+    }
 
     func value(negotiate: @escaping @Sendable () async throws -> String) async throws -> String {
         enum Known { case answer(String), asking(Task<String, any Error>) }

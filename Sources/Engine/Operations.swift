@@ -149,6 +149,14 @@ extension EngineClient {
         try await get(ImageInspect.self, "/images/\(Self.segment(name, keepSlash: true))/json")
     }
 
+    /// `GET /images/{name}/json`, only the image ID and its registry digests: cheaper than
+    /// `inspectImage` where that is all a caller needs.
+    public func inspectImageIdentity(_ name: String) async throws -> ImageIdentity {
+        let path = "/images/\(Self.segment(name, keepSlash: true))/json"
+        let r = try await call(.get, path)
+        return try scan(r, "GET", path) { try ImageIdentity(json: $0) }
+    }
+
     /// `DELETE /images/{name}`.
     @discardableResult
     public func removeImage(_ name: String, force: Bool = false, noPrune: Bool = false) async throws -> [ImageDeleteItem] {
@@ -216,6 +224,14 @@ extension EngineClient {
     /// `GET /networks`.
     public func listNetworks(filters: [String: [String]] = [:]) async throws -> [Network] {
         try await get([Network].self, "/networks", query: [("filters", Self.filtersJSON(filters))])
+    }
+
+    /// `GET /networks` with only each network's ID, name, driver, scope and labels: cheaper
+    /// than `listNetworks` (a host's networks carry their containers and IPAM).
+    public func listNetworkSummaries(filters: [String: [String]] = [:]) async throws -> [NetworkSummary] {
+        let path = "/networks"
+        let r = try await call(.get, path, query: [("filters", Self.filtersJSON(filters))])
+        return try scan(r, "GET", path) { try NetworkSummary.list(json: $0) }
     }
 
     /// `GET /networks/{id}`.

@@ -9,6 +9,11 @@ extension EngineClient {
         try await get(SwarmInspect.self, "/swarm")
     }
 
+    /// `GET /swarm` without reading the answer: succeeds only on a swarm manager (503 elsewhere).
+    public func checkSwarmManager() async throws {
+        _ = try await call(.get, "/swarm")
+    }
+
     /// `POST /swarm/init`; returns the new node's ID.
     @discardableResult
     public func initSwarm(_ request: SwarmInitRequest) async throws -> String {
@@ -32,6 +37,15 @@ extension EngineClient {
         try await get(
             [SwarmService].self, "/services",
             query: [("filters", Self.filtersJSON(filters)), ("status", status ? "true" : nil)])
+    }
+
+    /// `GET /services` read for planning: each service's ID, version, name, labels, replicas,
+    /// image and update state, with its JSON kept for `SwarmServiceSummary.full()`. Far
+    /// cheaper than `listServices` for a short-lived command.
+    public func listServiceSummaries(filters: [String: [String]] = [:]) async throws -> [SwarmServiceSummary] {
+        let path = "/services"
+        let r = try await call(.get, path, query: [("filters", Self.filtersJSON(filters))])
+        return try scan(r, "GET", path) { try SwarmServiceSummary.list(json: $0) }
     }
 
     /// `GET /services/{id}`.
@@ -80,7 +94,9 @@ extension EngineClient {
 extension EngineClient {
     /// `GET /secrets`.
     public func listSecrets(filters: [String: [String]] = [:]) async throws -> [SwarmObject] {
-        try await get([SwarmObject].self, "/secrets", query: [("filters", Self.filtersJSON(filters))])
+        let path = "/secrets"
+        let r = try await call(.get, path, query: [("filters", Self.filtersJSON(filters))])
+        return try scan(r, "GET", path) { try SwarmObject.list(json: $0) }
     }
 
     /// `POST /secrets/create`; returns the ID.
@@ -98,7 +114,9 @@ extension EngineClient {
 
     /// `GET /configs`.
     public func listConfigs(filters: [String: [String]] = [:]) async throws -> [SwarmObject] {
-        try await get([SwarmObject].self, "/configs", query: [("filters", Self.filtersJSON(filters))])
+        let path = "/configs"
+        let r = try await call(.get, path, query: [("filters", Self.filtersJSON(filters))])
+        return try scan(r, "GET", path) { try SwarmObject.list(json: $0) }
     }
 
     /// `POST /configs/create`; returns the ID.

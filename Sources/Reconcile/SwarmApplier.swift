@@ -14,10 +14,10 @@ public struct SwarmReconciler: Sendable {
 
     /// Fails unless this engine is an active swarm manager (services live in the managers'
     /// store). `GET /swarm` answers only on managers and is far cheaper than `GET /info`,
-    /// which is asked only to say what is wrong.
+    /// which is asked only to say what is wrong. Its answer is not decoded: success says it all.
     public func requireManager() async throws {
         do {
-            _ = try await engine.inspectSwarm()
+            try await engine.checkSwarmManager()
             return
         } catch let e as EngineError where e.status == 503 || e.status == 406 {}
         let swarm = try await engine.info().swarm
@@ -28,8 +28,8 @@ public struct SwarmReconciler: Sendable {
 
     /// One filtered service list, plus the network, secret and config lists, in parallel.
     public func actualState(stack: String) async throws -> SwarmActualState {
-        async let services = engine.listServices(filters: ["label": ["\(SwarmLabels.namespace)=\(stack)"]])
-        async let networks = engine.listNetworks()
+        async let services = engine.listServiceSummaries(filters: ["label": ["\(SwarmLabels.namespace)=\(stack)"]])
+        async let networks = engine.listNetworkSummaries()
         async let secrets = engine.listSecrets()
         async let configs = engine.listConfigs()
         return SwarmActualState(services: try await services, networks: try await networks,
@@ -109,7 +109,6 @@ public struct SwarmApplier: Sendable {
             return Report(project: stack.name, outcomes: outcomes + skipped(plan, "an earlier step failed"))
         }
 
-        let current = Dictionary(actual.services.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let secretIDsNow = secretIDs, configIDsNow = configIDs
         let serviceActions = plan.actions.filter { $0.kind == .create || $0.kind == .replace || $0.kind == .unchanged }
         // Submit every create and update at once, then watch them all with one service list
@@ -118,9 +117,7 @@ public struct SwarmApplier: Sendable {
             for (index, action) in serviceActions.enumerated() where action.kind != .unchanged {
                 guard let service = stack.service(action.target) else { continue }
                 group.addTask {
-                    let existing = action.containerID.flatMap { current[$0] }
-                    return (index, await submit(action, service: service, existing: existing, stack: stack,
-                                                secretIDs: secretIDsNow, configIDs: configIDsNow))
+                    (index, await submit(action, service: service, stack: stack, secretIDs: secretIDsNow, configIDs: configIDsNow))
                 }
             }
             var all: [Int: Submitted] = [:]
@@ -189,7 +186,7 @@ public struct SwarmApplier: Sendable {
     }
 
     /// Creates or updates one service; the service ID, or the failed outcome.
-    private func submit(_ action: Action, service: SwarmDesiredService, existing: SwarmService?, stack: SwarmStack,
+    private func submit(_ action: Action, service: SwarmDesiredService, stack: SwarmStack,
                         secretIDs: [String: String], configIDs: [String: String]) async -> Submitted {
         do {
             if action.kind == .create {

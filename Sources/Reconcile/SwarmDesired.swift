@@ -76,10 +76,11 @@ public struct SwarmDesiredService: Sendable, Equatable {
     /// Replicas for a replicated service; nil for global.
     public var replicas: Int? { spec.mode?.replicated.map { Int($0.replicas ?? 1) } }
 
+    /// The spec as `JSONEncoder` writes it with sorted keys and unescaped slashes (the bytes
+    /// every hash label so far was taken of), written without `Codable` (`CanonicalJSON`);
+    /// empty where the encoder would fail.
     public static func canonicalJSON(_ spec: ServiceSpec) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(spec)) ?? Data()
+        CanonicalJSON.encode(spec) ?? Data()
     }
 
     public static func hash(_ spec: ServiceSpec) -> String {
@@ -108,14 +109,15 @@ public struct SwarmDesiredObject: Sendable, Equatable {
 }
 
 /// What the swarm has for a stack: its services (one filtered list call), every network,
-/// secret and config (externals need not carry the stack label).
+/// secret and config (externals need not carry the stack label). Services and networks are
+/// the slim reads: a plan where nothing changed decodes no full service spec.
 public struct SwarmActualState: Sendable, Equatable {
-    public var services: [SwarmService]
-    public var networks: [Network]
+    public var services: [SwarmServiceSummary]
+    public var networks: [NetworkSummary]
     public var secrets: [SwarmObject]
     public var configs: [SwarmObject]
 
-    public init(services: [SwarmService], networks: [Network], secrets: [SwarmObject], configs: [SwarmObject]) {
+    public init(services: [SwarmServiceSummary], networks: [NetworkSummary], secrets: [SwarmObject], configs: [SwarmObject]) {
         self.services = services
         self.networks = networks
         self.secrets = secrets

@@ -29,10 +29,10 @@ public struct SwarmPlanner: Sendable {
                                   create: .createConfig, remove: .removeConfig)
         actions += secrets.creates + configs.creates
 
-        let mine = actual.services.filter { $0.spec?.labels?[SwarmLabels.namespace] == desired.name }
+        let mine = actual.services.filter { $0.labels?[SwarmLabels.namespace] == desired.name }
         let networkNamesByID = Dictionary(actual.networks.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         for service in desired.services {
-            guard let current = mine.first(where: { $0.spec?.name == service.name }) else {
+            guard let current = mine.first(where: { $0.name == service.name }) else {
                 actions.append(Action(kind: .create, target: service.name, service: service.key, reasons: ["service does not exist"]))
                 continue
             }
@@ -42,8 +42,8 @@ public struct SwarmPlanner: Sendable {
         }
         if options.prune {
             let known = Set(desired.services.map(\.name))
-            for orphan in mine.filter({ !known.contains($0.spec?.name ?? "") }).sorted(by: { ($0.spec?.name ?? "") < ($1.spec?.name ?? "") }) {
-                let name = orphan.spec?.name ?? orphan.id
+            for orphan in mine.filter({ !known.contains($0.name ?? "") }).sorted(by: { ($0.name ?? "") < ($1.name ?? "") }) {
+                let name = orphan.name ?? orphan.id
                 actions.append(Action(kind: .removeOrphan, target: name, reasons: ["service is no longer in the stack"],
                                       containerID: orphan.id))
             }
@@ -56,8 +56,8 @@ public struct SwarmPlanner: Sendable {
     public func keptOrphans(desired: SwarmStack, actual: SwarmActualState) -> [String] {
         guard !options.prune else { return [] }
         let known = Set(desired.services.map(\.name))
-        return actual.services.filter { $0.spec?.labels?[SwarmLabels.namespace] == desired.name }
-            .compactMap { $0.spec?.name }.filter { !known.contains($0) }.sorted()
+        return actual.services.filter { $0.labels?[SwarmLabels.namespace] == desired.name }
+            .compactMap { $0.name }.filter { !known.contains($0) }.sorted()
     }
 
     private func planObjects(_ desired: [SwarmDesiredObject], actual: [SwarmObject], stack: String, kind: String,
@@ -91,25 +91,27 @@ public struct SwarmPlanner: Sendable {
 
     /// Empty when the service is as desired. The hash label decides; the replica count and
     /// image are checked too because `docker service scale/update` change them without it.
-    func updateReasons(current: SwarmService, desired: SwarmDesiredService, networkNames: [String: String]) -> [String] {
-        guard let spec = current.spec else { return ["the engine returned no spec"] }
-        let actualHash = spec.labels?[SwarmLabels.specHash]
+    /// Only a differing hash decodes the whole current spec, to name the fields that changed.
+    func updateReasons(current: SwarmServiceSummary, desired: SwarmDesiredService, networkNames: [String: String]) -> [String] {
+        guard current.hasSpec else { return ["the engine returned no spec"] }
+        let actualHash = current.labels?[SwarmLabels.specHash]
         if actualHash == desired.specHash {
             var reasons: [String] = []
-            if let want = desired.replicas, let have = spec.mode?.replicated?.replicas, Int(have) != want {
+            if let want = desired.replicas, let have = current.replicas, Int(have) != want {
                 reasons.append("Mode.Replicated.Replicas: \(have) → \(want) (changed outside Berth)")
             }
             let want = desired.spec.taskTemplate?.containerSpec?.image
-            let have = spec.taskTemplate?.containerSpec?.image
+            let have = current.image
             if want != have {
                 reasons.append("TaskTemplate.ContainerSpec.Image: \(have ?? "(unset)") → \(want ?? "(unset)") (changed outside Berth)")
             }
-            if let state = current.updateStatus?.state, state == "paused" || state == "rollback_paused" {
-                reasons.append("the last update is \(state)\(current.updateStatus?.message.map { ": \($0)" } ?? ""); updating again resumes it")
+            if let state = current.updateState, state == "paused" || state == "rollback_paused" {
+                reasons.append("the last update is \(state)\(current.updateMessage.map { ": \($0)" } ?? ""); updating again resumes it")
             }
             return reasons
         }
-        let diff = Self.differences(from: spec, to: desired.spec, networkNames: networkNames)
+        // A spec the full model cannot read still differs by its hash (the reason below).
+        let diff = (try? current.full().spec).map { Self.differences(from: $0, to: desired.spec, networkNames: networkNames) } ?? []
         if !diff.isEmpty { return diff }
         return ["spec hash: \(actualHash.map { String($0.prefix(12)) } ?? "(none)") → \(desired.specHash.prefix(12))"]
     }

@@ -93,20 +93,20 @@ public struct SwarmStackBuilder: Sendable {
     /// with its image ID recorded, since only this node has it.
     func resolveImage(_ reference: String, service: String, policy: ImageResolver.PullPolicy) async throws -> ResolvedImage {
         if reference.contains("@sha256:") { return ResolvedImage(image: reference) }
-        var inspect: ImageInspect
+        var inspect: ImageIdentity
         do {
             if policy == .always { try await pull(reference, service: service) }
-            inspect = try await engine.inspectImage(reference)
+            inspect = try await engine.inspectImageIdentity(reference)
         } catch let e as EngineError where e.isNotFound {
             guard policy == .missing || policy == .build else {
                 throw ReconcileError.imageNotFound(service: service, image: reference,
                                                    reason: "not on this host and pull_policy is \(policy.rawValue)")
             }
             try await pull(reference, service: service)
-            inspect = try await engine.inspectImage(reference)
+            inspect = try await engine.inspectImageIdentity(reference)
         }
         let repository = Self.normalizedRepository(reference)
-        if let digest = inspect.repoDigests?.first(where: { Self.normalizedRepository($0) == repository }),
+        if let digest = inspect.repoDigests.first(where: { Self.normalizedRepository($0) == repository }),
            let at = digest.firstIndex(of: "@") {
             return ResolvedImage(image: reference + digest[at...], imageID: nil)
         }

@@ -439,18 +439,63 @@ private func buildContext(_ dockerfile: String) throws -> URL {
 }
 
 @Suite struct VersionNegotiationTests {
-    /// A plan's first round of engine calls runs in parallel: they must share one negotiation,
-    /// not ask the engine for its version once each.
-    @Test func parallelFirstCallsNegotiateOnce() async throws {
+    /// An engine that speaks 1.41 costs no negotiation: requests go out as 1.41 at once, and
+    /// the first accepted one settles the version for `apiVersion()` too.
+    @Test func currentEngineIsNotAskedForItsVersion() async throws {
         let log = CapturedLog()
         let client = EngineClient(endpoint: .default, logger: log.logger())
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 { group.addTask { _ = try await client.listNetworks() } }
             try await group.waitForAll()
         }
+        #expect(log.count("engine API version") == 0)
+        #expect(try await client.apiVersion() == "1.41")
+        #expect(log.count("engine API version") == 0)
+    }
+
+    /// An older engine refuses 1.41: the parallel first calls share one negotiation, each is
+    /// sent again once with the engine's version, and later calls use it at once.
+    @Test func olderEngineRefusalNegotiatesOnceAndRetries() async throws {
+        let fake = try FakeEngine(apiVersion: "1.40")
+        defer { fake.stop() }
+        let log = CapturedLog()
+        let client = EngineClient(endpoint: fake.endpoint, logger: log.logger())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    let networks = try await client.listNetworks()
+                    #expect(networks.isEmpty)
+                }
+            }
+            try await group.waitForAll()
+        }
         #expect(log.count("engine API version") == 1)
+        #expect(fake.paths.filter { $0 == "/_ping" }.count == 1)
+        #expect(fake.paths.filter { $0.hasPrefix("/v1.41/networks") }.count == 8)
+        #expect(fake.paths.filter { $0.hasPrefix("/v1.40/networks") }.count == 8)
         _ = try await client.listNetworks()
-        #expect(log.count("engine API version") == 1)
+        #expect(fake.paths.last?.hasPrefix("/v1.40/networks") == true)
+        #expect(fake.paths.filter { $0.hasPrefix("/v1.41/") }.count == 8)
+        #expect(try await client.apiVersion() == "1.40")
+    }
+
+    /// An engine older than 1.40 is still refused with the clear error, not its 400.
+    @Test func tooOldEngineIsRefused() async throws {
+        let fake = try FakeEngine(apiVersion: "1.39")
+        defer { fake.stop() }
+        let client = EngineClient(endpoint: fake.endpoint, logger: Logger(label: "t"))
+        let error = await #expect(throws: EngineError.self) { try await client.listNetworks() }
+        #expect(error?.kind == .unsupportedVersion("1.39"))
+        #expect(error?.description.contains("older than the 1.40 Berth needs") == true)
+    }
+
+    /// Only the version refusal is retried; other 400s are the caller's.
+    @Test func recognisesTheVersionRefusal() {
+        #expect(EngineClient.isRefusedVersion(status: 400, message: "client version 1.41 is too new. Maximum supported API version is 1.40"))
+        #expect(EngineClient.isRefusedVersion(status: 400, message: "client is newer than server (client API version: 1.41, server API version: 1.24)"))
+        #expect(!EngineClient.isRefusedVersion(status: 500, message: "client version 1.41 is too new. Maximum supported API version is 1.40"))
+        #expect(!EngineClient.isRefusedVersion(status: 400, message: "invalid reference format"))
+        #expect(!EngineClient.isRefusedVersion(status: 400, message: "client version 1.12 is too old. Minimum supported API version is 1.24"))
     }
 
     /// A failed negotiation (engine not there yet) is not remembered: once the engine
@@ -463,4 +508,74 @@ private func buildContext(_ dockerfile: String) throws -> URL {
         defer { proxy.stop() }
         #expect(try await client.apiVersion() == "1.41")
     }
+}
+
+/// An HTTP server on 127.0.0.1 that answers like a Docker engine of `apiVersion` for
+/// `/_ping` and `/vX/networks`, refusing newer client versions as dockerd's middleware does.
+/// One request per connection.
+final class FakeEngine: @unchecked Sendable {
+    let apiVersion: String
+    let endpoint: EngineEndpoint
+    private let listenFD: Int32
+    private let lock = NSLock()
+    private var seen: [String] = []
+
+    var paths: [String] { lock.withLock { seen } }
+
+    init(apiVersion: String) throws {
+        struct ListenFailed: Error {}
+        guard let l = LoopbackListener.open(backlog: 64) else { throw ListenFailed() }
+        self.apiVersion = apiVersion
+        listenFD = l.fd
+        endpoint = EngineEndpoint.fromEnvironment(["DOCKER_HOST": "tcp://127.0.0.1:\(l.port)"])
+        Thread { [self] in acceptLoop() }.start()
+    }
+
+    func stop() {
+        shutdown(listenFD, Int32(SHUT_RDWR))
+        close(listenFD)
+    }
+
+    private func acceptLoop() {
+        while true {
+            let c = accept(listenFD, nil, nil)
+            if c < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            Thread { [self] in serve(c) }.start()
+        }
+    }
+
+    private func serve(_ fd: Int32) {
+        defer { close(fd) }
+        var head = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !head.ends(with: Array("\r\n\r\n".utf8)) {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { return }
+            head += buffer[0..<n]
+        }
+        let line = String(decoding: head, as: UTF8.self).split(separator: "\r\n").first ?? ""
+        let target = line.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
+        let path = String(target.split(separator: "?").first ?? "")
+        lock.withLock { seen.append(path) }
+        var status = "200 OK", body = "[]"
+        if path == "/_ping" {
+            body = "OK"
+        } else if let v = path.split(separator: "/").first, v.hasPrefix("v"), EngineClient.compare(String(v.dropFirst()), apiVersion) > 0 {
+            status = "400 Bad Request"
+            body = #"{"message":"client version \#(v.dropFirst()) is too new. Maximum supported API version is \#(apiVersion)"}"#
+        } else if !path.hasSuffix("/networks") {
+            status = "404 Not Found"
+            body = #"{"message":"page not found"}"#
+        }
+        let answer = "HTTP/1.1 \(status)\r\nAPI-Version: \(apiVersion)\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        _ = Array(answer.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+}
+
+private extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
 }

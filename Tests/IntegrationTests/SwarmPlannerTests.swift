@@ -27,7 +27,7 @@ import Testing
 
     /// What the engine returns for a spec Berth sent: hash label set, network by ID,
     /// secret IDs filled, zero values left out.
-    func deployed(_ desired: SwarmDesiredService, id: String, replicas: UInt64? = nil) throws -> SwarmService {
+    func deployed(_ desired: SwarmDesiredService, id: String, replicas: UInt64? = nil) throws -> SwarmServiceSummary {
         var spec = desired.spec
         spec.labels?[SwarmLabels.specHash] = desired.specHash
         spec.labels?[Labels.revision] = "abc"
@@ -37,7 +37,7 @@ import Testing
         if let replicas { spec.mode = .replicated(Int(replicas)) }
         let json = try JSONEncoder().encode(spec)
         let body = #"{"ID":"\#(id)","Version":{"Index":7},"Spec":"# + String(decoding: json, as: UTF8.self) + "}"
-        return try JSONDecoder().decode(SwarmService.self, from: Data(body.utf8))
+        return try SwarmServiceSummary(json: Data(body.utf8))
     }
 
     func object(_ name: String, id: String, stack: String, key: String) throws -> SwarmObject {
@@ -45,8 +45,8 @@ import Testing
         return try JSONDecoder().decode(SwarmObject.self, from: Data(body.utf8))
     }
 
-    func network(_ name: String, id: String) throws -> Network {
-        try JSONDecoder().decode(Network.self, from: Data(#"{"Name":"\#(name)","Id":"\#(id)","Scope":"swarm","Driver":"overlay"}"#.utf8))
+    func network(_ name: String, id: String) throws -> NetworkSummary {
+        NetworkSummary(id: id, name: name, driver: "overlay", scope: "swarm")
     }
 
     @Test func sameHashIsUnchangedAndFieldsNameTheChange() throws {
