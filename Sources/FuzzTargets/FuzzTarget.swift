@@ -23,6 +23,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case registryError = "registry-error"
     case engineProgress = "engine-progress"
     case engineLogs = "engine-logs"
+    case engineSummary = "engine-summary"
 
     /// Runs one input. Parse errors are the expected outcome for most inputs and are swallowed
     /// (after rendering their description, which has its own code paths); a broken property
@@ -43,6 +44,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .registryError: try Self.registryError(input)
         case .engineProgress: try Self.engineProgress(input)
         case .engineLogs: try Self.engineLogs(input)
+        case .engineSummary: try Self.engineSummary(input)
         }
     }
 
@@ -65,7 +67,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .imageReference:
             ["/", ":", "@", "@sha256:", String(repeating: "a", count: 64), "localhost", "127.0.0.1:5000/",
              "docker.io/", "library/", "_", "__", ".", "-", "latest", "[::1]:5000/", "A", "\0"]
-        case .registry, .engine:
+        case .registry, .engine, .engineSummary:
             ["{", "}", "[", "]", ":", ",", "\"", "null", "true", "false", "0", "-1", "1e309", "\"\\u0000\"",
              "\"\\ud800\"", "\"errors\":", "\"code\":", "\"message\":", "\"token\":", "\"auths\":", "\"auth\":",
              "realm=", "service=", "scope=", "Bearer ", "Basic ", "\"Id\":", "\"State\":", "\"Labels\":",

@@ -257,3 +257,40 @@ extension FuzzTarget {
         return false
     }
 }
+
+extension FuzzTarget {
+    /// Engine list answers read by the planner's slim scanner: whenever `JSONDecoder` reads the
+    /// bytes as services, networks or an image, the scanner must read them too and agree on
+    /// every field a plan compares (a disagreement would plan against a different swarm).
+    static func engineSummary(_ input: [UInt8]) throws(FuzzFinding) {
+        let data = Data(input)
+        let slimServices = Result { try SwarmServiceSummary.list(json: data) }
+        if let full = try? JSONDecoder().decode([SwarmService].self, from: data) {
+            guard case .success(let slim) = slimServices else {
+                throw FuzzFinding("the decoder read \(full.count) services, the scanner failed: \(slimServices)")
+            }
+            guard slim.count == full.count else { throw FuzzFinding("\(slim.count) summaries for \(full.count) services") }
+            for (s, f) in zip(slim, full) {
+                let same = s.id == f.id && s.versionIndex == f.version?.index && s.hasSpec == (f.spec != nil)
+                    && s.name == f.spec?.name && s.labels == f.spec?.labels && s.replicas == f.spec?.mode?.replicated?.replicas
+                    && s.image == f.spec?.taskTemplate?.containerSpec?.image && s.updateState == f.updateStatus?.state
+                    && s.updateMessage == f.updateStatus?.message
+                guard same else { throw FuzzFinding("summary \(s) disagrees with the decoded service \(f)") }
+                guard (try? s.full()) == f else { throw FuzzFinding("service \(f.id): its kept JSON decodes differently") }
+            }
+        }
+        if let full = try? JSONDecoder().decode([Network].self, from: data) {
+            guard let slim = try? NetworkSummary.list(json: data) else {
+                throw FuzzFinding("the decoder read \(full.count) networks, the scanner failed")
+            }
+            let expected = full.map { NetworkSummary(id: $0.id, name: $0.name, driver: $0.driver, scope: $0.scope, labels: $0.labels) }
+            guard slim == expected else { throw FuzzFinding("network summaries \(slim) disagree with \(expected)") }
+        }
+        if let image = try? JSONDecoder().decode(ImageInspect.self, from: data) {
+            guard let identity = try? ImageIdentity(json: data) else { throw FuzzFinding("the decoder read image \(image.id), the scanner failed") }
+            guard identity.id == image.id, identity.repoDigests == (image.repoDigests ?? []) else {
+                throw FuzzFinding("image identity \(identity) disagrees with \(image.id) \(image.repoDigests ?? [])")
+            }
+        }
+    }
+}
