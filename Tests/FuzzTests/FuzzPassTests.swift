@@ -98,7 +98,7 @@ enum Corpus {
         case .yaml, .compose: [("compose-merge", { $0.hasSuffix("base.yaml") }), ("compose-unicity", { $0.hasSuffix(".yaml") })]
         case .dotenv, .interpolation: [("dotenv", { $0.hasSuffix(".env") })]
         case .dockerfile: [("dockerfile-parser", { $0.hasSuffix("/Dockerfile") })]
-        case .imageReference, .registry, .engine, .registryToken, .registryError, .engineProgress, .engineLogs: []
+        case .imageReference, .registry, .engine, .registryToken, .registryError, .engineProgress, .engineLogs, .engineSummary: []
         }
         for (folder, keep) in fixtures {
             // A handful keeps the pass short; the libFuzzer runs take them all.
