@@ -99,6 +99,17 @@ import Testing
         #expect(full[0].labels["dev.berth.key"] == "token" && full[2].spec == nil)
     }
 
+    /// Found by the engine-summary fuzz target: with a key given twice the scanner took the
+    /// last value and `JSONDecoder` the first, so a summary and `full()` disagreed.
+    @Test func aKeyGivenTwiceKeepsItsFirstValueAsTheDecoderDoes() throws {
+        let body = #"[{"ID":"a","Spec":{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"first"}},"TaskTemplate":{"ContainerSpec":{"Image":"second"}},"Name":"y"}}]"#
+        let data = Data(body.utf8)
+        let full = try JSONDecoder().decode([SwarmService].self, from: data)
+        let slim = try SwarmServiceSummary.list(json: data)
+        #expect(slim[0].image == full[0].spec?.taskTemplate?.containerSpec?.image)
+        #expect(slim[0].image == "first" && slim[0].name == "x")
+    }
+
     @Test func imageIdentity() throws {
         let data = Data(#"{"Id":"sha256:aa","RepoTags":["r:1"],"RepoDigests":["r@sha256:bb"],"Config":{"Env":["A=1"],"Labels":null},"Size":12}"#.utf8)
         #expect(try ImageIdentity(json: data) == ImageIdentity(id: "sha256:aa", repoDigests: ["r@sha256:bb"]))
