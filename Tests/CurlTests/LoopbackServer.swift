@@ -31,28 +31,15 @@ final class LoopbackServer: @unchecked Sendable {
         guard let listener = LoopbackListener.open(backlog: 64) else { throw ServerError.socket }
         port = listener.port
         listenFD = listener.fd
-        let t = Thread { [self] in acceptLoop() }
-        t.start()
+        LoopbackListener.serveEach(listenFD) { [self] c in
+            handle(c)
+            close(c)
+        }
     }
 
     enum ServerError: Error { case socket }
 
     var closedStalls: Int { lock.withLock { stallClosed } }
-
-    private func acceptLoop() {
-        while true {
-            let c = accept(listenFD, nil, nil)
-            if c < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            let t = Thread { [self] in
-                handle(c)
-                close(c)
-            }
-            t.start()
-        }
-    }
 
     private final class Reader {
         let fd: Int32

@@ -528,23 +528,12 @@ final class FakeEngine: @unchecked Sendable {
         self.apiVersion = apiVersion
         listenFD = l.fd
         endpoint = EngineEndpoint.fromEnvironment(["DOCKER_HOST": "tcp://127.0.0.1:\(l.port)"])
-        Thread { [self] in acceptLoop() }.start()
+        LoopbackListener.serveEach(listenFD) { [self] in serve($0) }
     }
 
     func stop() {
         shutdown(listenFD, Int32(SHUT_RDWR))
         close(listenFD)
-    }
-
-    private func acceptLoop() {
-        while true {
-            let c = accept(listenFD, nil, nil)
-            if c < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            Thread { [self] in serve(c) }.start()
-        }
     }
 
     private func serve(_ fd: Int32) {

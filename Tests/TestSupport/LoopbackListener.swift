@@ -22,4 +22,19 @@ public enum LoopbackListener {
         guard ok else { close(fd); return nil }
         return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
+
+    /// Starts a thread that accepts connections on `fd` until it is shut down, serving each on
+    /// a thread of its own; `serve` owns the connection and closes it.
+    public static func serveEach(_ fd: Int32, _ serve: @escaping @Sendable (Int32) -> Void) {
+        Thread {
+            while true {
+                let c = accept(fd, nil, nil)
+                if c < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                Thread { serve(c) }.start()
+            }
+        }.start()
+    }
 }
