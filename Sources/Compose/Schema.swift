@@ -660,36 +660,64 @@ struct JSONText: Sendable {
         }
     }
 
+    /// Calls `body` with each member of the object at `offset`: where its key's string starts
+    /// and ends (quotes included) and where its value starts. False when the value there is not
+    /// an object or is malformed.
+    private func forEachMember(_ p: UnsafeBufferPointer<UInt8>, _ offset: Int,
+                               _ body: (_ keyStart: Int, _ keyEnd: Int, _ value: Int) -> Void) -> Bool {
+        var i = Self.skipSpace(p, offset)
+        guard i < p.count, p[i] == UInt8(ascii: "{") else { return false }
+        i = Self.skipSpace(p, i + 1)
+        if i < p.count, p[i] == UInt8(ascii: "}") { return true }
+        while true {
+            i = Self.skipSpace(p, i)
+            guard i < p.count, p[i] == UInt8(ascii: "\""), let keyEnd = Self.stringEnd(p, i) else { return false }
+            let keyStart = i
+            i = Self.skipSpace(p, keyEnd)
+            guard i < p.count, p[i] == UInt8(ascii: ":") else { return false }
+            i = Self.skipSpace(p, i + 1)
+            guard let valueEnd = end(p, i) else { return false }
+            body(keyStart, keyEnd, i)
+            i = Self.skipSpace(p, valueEnd)
+            guard i < p.count else { return false }
+            if p[i] == UInt8(ascii: ",") { i += 1; continue }
+            return p[i] == UInt8(ascii: "}")
+        }
+    }
+
     /// An object's members in order (key, offset of the value), nil when the value at
     /// `offset` is not an object or is malformed.
     func members(_ offset: Int) -> [(key: String, value: Int)]? {
         withBytes { p in
-            var i = Self.skipSpace(p, offset)
-            guard i < p.count, p[i] == UInt8(ascii: "{") else { return nil }
-            i = Self.skipSpace(p, i + 1)
             var out: [(key: String, value: Int)] = []
-            if i < p.count, p[i] == UInt8(ascii: "}") { return out }
-            while true {
-                i = Self.skipSpace(p, i)
-                guard i < p.count, p[i] == UInt8(ascii: "\""), let keyEnd = Self.stringEnd(p, i),
-                      case .string(let key)? = Self.parse(p, i, keyEnd) else { return nil }
-                i = Self.skipSpace(p, keyEnd)
-                guard i < p.count, p[i] == UInt8(ascii: ":") else { return nil }
-                i = Self.skipSpace(p, i + 1)
-                guard let valueEnd = end(p, i) else { return nil }
-                out.append((key, i))
-                i = Self.skipSpace(p, valueEnd)
-                guard i < p.count else { return nil }
-                if p[i] == UInt8(ascii: ",") { i += 1; continue }
-                return p[i] == UInt8(ascii: "}") ? out : nil
+            var valid = true
+            let object = forEachMember(p, offset) { keyStart, keyEnd, value in
+                guard case .string(let key)? = Self.parse(p, keyStart, keyEnd) else { valid = false; return }
+                out.append((key, value))
             }
+            return object && valid ? out : nil
         }
     }
 
     /// The value of an object's member (the last of that name, as in a parsed object), nil when
-    /// there is none or the value at `object` is not an object.
+    /// there is none or the value at `object` is not an object. Keys without escapes are
+    /// compared in place (`$ref` paths go through the root's and `$defs`' members).
     func member(_ key: String, of object: Int) -> Int? {
-        members(object)?.last { $0.key == key }?.value
+        withBytes { p in
+            var found: Int?
+            var valid = true
+            let isObject = forEachMember(p, object) { keyStart, keyEnd, value in
+                let raw = UnsafeBufferPointer(rebasing: p[(keyStart + 1)..<(keyEnd - 1)])
+                if !raw.contains(UInt8(ascii: "\\")) {
+                    if raw.elementsEqual(key.utf8) { found = value }
+                } else if case .string(let name)? = Self.parse(p, keyStart, keyEnd) {
+                    if name == key { found = value }
+                } else {
+                    valid = false
+                }
+            }
+            return isObject && valid ? found : nil
+        }
     }
 
     /// An array's elements' offsets, nil when the value at `offset` is not an array or is malformed.
