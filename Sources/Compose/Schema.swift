@@ -510,10 +510,12 @@ extension SchemaStore.State {
         let pattern = k.pattern.flatMap(text.value)?.string.map(SchemaPattern.init)
         let branches = (k.oneOf.flatMap(text.elements) ?? k.anyOf.flatMap(text.elements))?.map { slot($0) }
         let allOf = k.allOf.flatMap(text.elements)?.map { slot($0) } ?? []
+        let propertyMembers = k.properties.flatMap(text.members) ?? []
         var properties: [String: Int] = [:]
-        for (name, at) in k.properties.flatMap(text.members) ?? [] {
-            // A later duplicate wins, as in a parsed object.
-            if let known = properties[name] { slots[known].source = at } else { properties[name] = slot(at) }
+        properties.reserveCapacity(propertyMembers.count)
+        for (name, at) in propertyMembers {
+            // A later duplicate wins, as in a parsed object (the earlier one's slot is left unused).
+            properties.updateValue(slot(at), forKey: name)
         }
         let patternProperties = table(k.patternProperties.flatMap(text.members)).sorted { $0.key < $1.key }
             .map { (SchemaPattern($0.key), slot($0.value)) }
