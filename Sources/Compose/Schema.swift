@@ -2,7 +2,7 @@ import BerthYAML
 import Foundation
 import Synchronization
 
-/// A parsed JSON value, used to hold the schema.
+/// A parsed JSON value: the schema's leaves (types, enums, names), read as they are reached.
 indirect enum JSONValue: Sendable {
     case null, bool(Bool), number(Double), string(String)
     case array([JSONValue])
@@ -128,11 +128,6 @@ indirect enum JSONValue: Sendable {
         }
     }
 
-    subscript(key: String) -> JSONValue? {
-        if case .object(let d) = self { return d[key] }
-        return nil
-    }
-    var object: [String: JSONValue]? { if case .object(let d) = self { return d }; return nil }
     var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
     var string: String? { if case .string(let s) = self { return s }; return nil }
     var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
@@ -151,6 +146,8 @@ struct SchemaValidator: Sendable {
     let schema: SchemaStore
     let root = 0
 
+    /// The embedded schema is known-good JSON; a broken edit would not crash, the parts that
+    /// cannot be read would accept everything (and SchemaParserTests would fail).
     static let compose = SchemaValidator(text: composeSpecSchemaJSON)
 
     init(text: String) { schema = SchemaStore(text) }
