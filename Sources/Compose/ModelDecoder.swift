@@ -92,36 +92,38 @@ struct ModelDecoder {
         }
     }
 
-    static func int(_ node: YAMLNode?, _ path: TreePath) throws(ComposeError) -> Int? {
+    // The paths are only for errors: built on demand, not for each of the dozens of optional
+    // attributes a service is decoded for (two array allocations each).
+    static func int(_ node: YAMLNode?, _ path: @autoclosure () -> TreePath) throws(ComposeError) -> Int? {
         guard let node, !node.isNull else { return nil }
         if let i = node.int { return i }
         if let text = node.string, let i = Int(text) { return i }
-        throw ComposeError("\"\(node.scalarText ?? "")\" is not an integer", mark: node.mark, path: path.description)
+        throw ComposeError("\"\(node.scalarText ?? "")\" is not an integer", mark: node.mark, path: path().description)
     }
 
-    static func double(_ node: YAMLNode?, _ path: TreePath) throws(ComposeError) -> Double? {
+    static func double(_ node: YAMLNode?, _ path: @autoclosure () -> TreePath) throws(ComposeError) -> Double? {
         guard let node, !node.isNull else { return nil }
         if let d = node.double { return d }
         if let text = node.string, let d = Double(text) { return d }
-        throw ComposeError("\"\(node.scalarText ?? "")\" is not a number", mark: node.mark, path: path.description)
+        throw ComposeError("\"\(node.scalarText ?? "")\" is not a number", mark: node.mark, path: path().description)
     }
 
-    static func duration(_ node: YAMLNode?, _ path: TreePath) throws(ComposeError) -> Duration? {
+    static func duration(_ node: YAMLNode?, _ path: @autoclosure () -> TreePath) throws(ComposeError) -> Duration? {
         guard let node, !node.isNull else { return nil }
         if let i = node.int { return .seconds(i) }
         guard let text = node.string, let d = Units.parseDuration(text) else {
             throw ComposeError("\"\(node.scalarText ?? "")\" is not a valid duration (use e.g. 1m30s, 10s, 500ms)",
-                               mark: node.mark, path: path.description)
+                               mark: node.mark, path: path().description)
         }
         return d
     }
 
-    static func bytes(_ node: YAMLNode?, _ path: TreePath) throws(ComposeError) -> Int64? {
+    static func bytes(_ node: YAMLNode?, _ path: @autoclosure () -> TreePath) throws(ComposeError) -> Int64? {
         guard let node, !node.isNull else { return nil }
         if let i = node.int { return Int64(i) }
         guard let text = node.string, let b = Units.parseBytes(text) else {
             throw ComposeError("\"\(node.scalarText ?? "")\" is not a valid byte size (use e.g. 512m, 1g, 1048576)",
-                               mark: node.mark, path: path.description)
+                               mark: node.mark, path: path().description)
         }
         return b
     }

@@ -2,7 +2,7 @@ import BerthYAML
 import Foundation
 import Synchronization
 
-/// A parsed JSON value, used to hold the schema.
+/// A parsed JSON value: the schema's leaves (types, enums, names), read as they are reached.
 indirect enum JSONValue: Sendable {
     case null, bool(Bool), number(Double), string(String)
     case array([JSONValue])
@@ -86,6 +86,13 @@ indirect enum JSONValue: Sendable {
         mutating func string() -> String? {
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { return nil }
             i += 1
+            // Most strings have no escapes: one slice, no byte-by-byte copy.
+            var j = i
+            while j < bytes.count, bytes[j] != UInt8(ascii: "\""), bytes[j] != UInt8(ascii: "\\") { j += 1 }
+            if j < bytes.count, bytes[j] == UInt8(ascii: "\"") {
+                defer { i = j + 1 }
+                return String(decoding: bytes[i..<j], as: UTF8.self)
+            }
             var out: [UInt8] = []
             while i < bytes.count {
                 let c = bytes[i]
@@ -121,11 +128,6 @@ indirect enum JSONValue: Sendable {
         }
     }
 
-    subscript(key: String) -> JSONValue? {
-        if case .object(let d) = self { return d[key] }
-        return nil
-    }
-    var object: [String: JSONValue]? { if case .object(let d) = self { return d }; return nil }
     var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
     var string: String? { if case .string(let s) = self { return s }; return nil }
     var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
@@ -135,47 +137,28 @@ indirect enum JSONValue: Sendable {
 /// Compose schema uses: type, properties, patternProperties, additionalProperties, required,
 /// items, oneOf, enum, pattern, $ref). Errors point at the offending node.
 ///
-/// The schema is compiled once into nodes with every `$ref` resolved to an index: walking the
-/// JSON (string-keyed lookups, `$ref` paths split on every visit) was a fifth of the time spent
-/// loading a large project.
+/// The schema is compiled into nodes with every `$ref` resolved to an index: walking the JSON
+/// (string-keyed lookups, `$ref` paths split on every visit) was a fifth of the time spent
+/// loading a large project. It is compiled lazily, a node when validation first reaches it:
+/// parsing and compiling all of the 77 KB schema up front was half the cost of loading a
+/// 20-service file, of which a few dozen of the schema's ~640 objects are used.
 struct SchemaValidator: Sendable {
-    let nodes: [SchemaNode]
-    let root: Int
+    let schema: SchemaStore
+    let root = 0
 
-    static let compose: SchemaValidator = {
-        // The embedded schema is known-good JSON; the fallback only keeps a broken edit from
-        // crashing (it would then accept everything, and the schema tests would fail).
-        var parser = JSONValue.Parser(Array(composeSpecSchemaJSON.utf8))
-        return SchemaValidator(schema: parser.document() ?? .bool(true))
-    }()
+    /// The embedded schema is known-good JSON; a broken edit would not crash, the parts that
+    /// cannot be read would accept everything (and SchemaParserTests would fail).
+    static let compose = SchemaValidator(text: composeSpecSchemaJSON)
 
-    init(schema: JSONValue) {
-        var compiler = SchemaCompiler(root: schema)
-        root = compiler.compile(schema)
-        nodes = compiler.nodes.map { $0 ?? SchemaNode(json: .bool(true), compile: { _ in 0 }) }
-    }
+    init(text: String) { schema = SchemaStore(text) }
+
+    /// Every node reachable from the root, compiling those validation has not reached yet
+    /// (with aliases: a slot reached through an already compiled `$ref` shares its node).
+    var nodes: [SchemaNode] { schema.compileAll() }
 
     func validate(_ document: YAMLNode) throws(ComposeError) {
-        if let error = check(document, root, TreePath(), key: nil) { throw error }
-    }
-
-    private static func typeMatches(_ node: YAMLNode, _ type: String) -> Bool {
-        switch node.content {
-        case .mapping: return type == "object"
-        case .sequence: return type == "array"
-        case .scalar:
-            switch node.value ?? .null {
-            case .null: return type == "null"
-            case .bool: return type == "boolean"
-            case .int: return type == "integer" || type == "number"
-            case .float(let d): return type == "number" || (type == "integer" && d == d.rounded())
-            case .string: return type == "string"
-            }
-        }
-    }
-
-    private static func typeAllows(_ node: YAMLNode, _ schema: SchemaNode) -> Bool {
-        schema.types.isEmpty || schema.types.contains { typeMatches(node, $0) }
+        var path = TreePath()
+        if let error = check(document, root, &path, key: nil) { throw error }
     }
 
     private static func describe(_ node: YAMLNode) -> String {
@@ -205,13 +188,24 @@ struct SchemaValidator: Sendable {
         }
     }
 
-    /// Returns the first error, or nil.
-    private func check(_ node: YAMLNode, _ index: Int, _ path: TreePath, key: YAMLNode?) -> ComposeError? {
-        let schema = nodes[index]
+    /// `check` for a child, whose key or index is pushed on `path` and popped again, error or not.
+    private func check(_ node: YAMLNode, _ index: Int, _ path: inout TreePath, _ part: String,
+                       key: YAMLNode?) -> ComposeError? {
+        path.parts.append(part)
+        defer { path.parts.removeLast() }
+        return check(node, index, &path, key: key)
+    }
+
+    /// Returns the first error, or nil. `path` is the node's path; it is extended and restored
+    /// while checking the children rather than copied for each (errors copy its description).
+    private func check(_ node: YAMLNode, _ index: Int, _ path: inout TreePath, key: YAMLNode?) -> ComposeError? {
+        let schema = self.schema.node(index)
         if let allowed = schema.constant {
             return allowed ? nil : ComposeError("is not allowed", mark: key?.mark ?? node.mark, path: path.description)
         }
-        if !Self.typeAllows(node, schema) {
+        // The node's type is resolved once, not once per type of each schema and branch tried.
+        let kind = SchemaNode.TypeSet(node)
+        if !schema.allows(kind) {
             let expected = schema.types.map(Self.typeName).joined(separator: " or ")
             return ComposeError("must be \(expected), not \(Self.describe(node))", mark: node.mark, path: path.description)
         }
@@ -222,15 +216,29 @@ struct SchemaValidator: Sendable {
             return ComposeError("\"\(text)\" does not match the pattern \(pattern.source)", mark: node.mark, path: path.description)
         }
         if let branches = schema.branches {
+            // A branch for another kind of node fails on its type alone; its error is built only
+            // when no branch matches (a list `command` would otherwise build two errors first).
             var errors: [ComposeError] = []
             var sameKind: [ComposeError] = []
+            var failed: [ComposeError?] = []
+            var matched = false
             for branch in branches {
-                if let e = check(node, branch, path, key: key) {
-                    errors.append(e)
-                    if Self.typeAllows(node, nodes[branch]) { sameKind.append(e) }
-                } else {
-                    errors = []
+                let sub = self.schema.node(branch)
+                if sub.constant == nil, !sub.allows(kind) {
+                    failed.append(nil)
+                    continue
+                }
+                guard let e = check(node, branch, &path, key: key) else {
+                    matched = true
                     break
+                }
+                failed.append(e)
+            }
+            if !matched {
+                for (branch, e) in zip(branches, failed) {
+                    guard let e = e ?? check(node, branch, &path, key: key) else { continue }
+                    errors.append(e)
+                    if self.schema.node(branch).allows(kind) { sameKind.append(e) }
                 }
             }
             // Only one form fits this kind of node: its complaint is the useful one.
@@ -247,7 +255,7 @@ struct SchemaValidator: Sendable {
             }
         }
         for branch in schema.allOf {
-            if let e = check(node, branch, path, key: key) { return e }
+            if let e = check(node, branch, &path, key: key) { return e }
         }
         switch node.content {
         case .mapping(let pairs):
@@ -257,15 +265,14 @@ struct SchemaValidator: Sendable {
             }
             for pair in pairs {
                 let name = pair.key.scalarText ?? ""
-                let next = path.next(name)
                 var matched = false
                 if let sub = schema.properties[name] {
                     matched = true
-                    if let e = check(pair.value, sub, next, key: pair.key) { return e }
+                    if let e = check(pair.value, sub, &path, name, key: pair.key) { return e }
                 }
                 for (pattern, sub) in schema.patternProperties where pattern.matchesName(name) {
                     matched = true
-                    if let e = check(pair.value, sub, next, key: pair.key) { return e }
+                    if let e = check(pair.value, sub, &path, name, key: pair.key) { return e }
                 }
                 if !matched {
                     switch schema.additional {
@@ -274,14 +281,14 @@ struct SchemaValidator: Sendable {
                         return ComposeError("additional property \"\(name)\" is not allowed", mark: pair.key.mark,
                                             path: path.description)
                     case .schema(let sub):
-                        if let e = check(pair.value, sub, next, key: pair.key) { return e }
+                        if let e = check(pair.value, sub, &path, name, key: pair.key) { return e }
                     }
                 }
             }
         case .sequence(let items):
             if let itemSchema = schema.items {
                 for (i, item) in items.enumerated() {
-                    if let e = check(item, itemSchema, path.next(i), key: nil) { return e }
+                    if let e = check(item, itemSchema, &path, TreePath.indexPart(i), key: nil) { return e }
                 }
             }
             if schema.uniqueItems {
@@ -321,12 +328,173 @@ final class SchemaNode: Sendable {
     let uniqueItems: Bool
     /// Whether a mapping has anything to check here (its entries, or required keys).
     let checksMappings: Bool
+    /// The kinds of node `types` accepts.
+    let typeSet: TypeSet
 
-    init(json schema: JSONValue, compile: (JSONValue) -> Int) {
-        if case .bool(let b) = schema { constant = b } else { constant = nil }
-        let typeValue = schema["type"]
-        types = typeValue?.string.map { [$0] } ?? typeValue?.array?.compactMap(\.string) ?? []
-        enumValues = schema["enum"]?.array.map { values in
+    /// Kinds of YAML node, as JSON Schema types see them.
+    struct TypeSet: OptionSet, Sendable {
+        let rawValue: UInt8
+        static let object = TypeSet(rawValue: 1)
+        static let array = TypeSet(rawValue: 2)
+        static let null = TypeSet(rawValue: 4)
+        static let boolean = TypeSet(rawValue: 8)
+        static let int = TypeSet(rawValue: 16)
+        /// A float with no fraction, which `integer` accepts too.
+        static let wholeFloat = TypeSet(rawValue: 32)
+        static let float = TypeSet(rawValue: 64)
+        static let string = TypeSet(rawValue: 128)
+
+        init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        /// The one kind of `node`.
+        init(_ node: YAMLNode) {
+            switch node.content {
+            case .mapping: self = .object
+            case .sequence: self = .array
+            case .scalar:
+                switch node.value ?? .null {
+                case .null: self = .null
+                case .bool: self = .boolean
+                case .int: self = .int
+                case .float(let d): self = d == d.rounded() ? .wholeFloat : .float
+                case .string: self = .string
+                }
+            }
+        }
+
+        /// The kinds a schema `type` name accepts (none for a name JSON Schema does not have).
+        init(type: String) {
+            switch type {
+            case "object": self = .object
+            case "array": self = .array
+            case "null": self = .null
+            case "boolean": self = .boolean
+            case "integer": self = [.int, .wholeFloat]
+            case "number": self = [.int, .wholeFloat, .float]
+            case "string": self = .string
+            default: self = []
+            }
+        }
+    }
+
+    /// Whether a node of this kind passes the `type` keyword.
+    func allows(_ kind: TypeSet) -> Bool { types.isEmpty || typeSet.contains(kind) }
+
+    init(constant: Bool? = nil, types: [String] = [], enumValues: [String]? = nil, pattern: SchemaPattern? = nil,
+         branches: [Int]? = nil, allOf: [Int] = [], properties: [String: Int] = [:],
+         patternProperties: [(SchemaPattern, Int)] = [], additional: Additional = .allowed, required: [String] = [],
+         items: Int? = nil, uniqueItems: Bool = false) {
+        self.constant = constant
+        self.types = types
+        self.enumValues = enumValues
+        self.pattern = pattern
+        self.branches = branches
+        self.allOf = allOf
+        self.properties = properties
+        self.patternProperties = patternProperties
+        self.additional = additional
+        self.required = required
+        self.items = items
+        self.uniqueItems = uniqueItems
+        var checks = !properties.isEmpty || !patternProperties.isEmpty || !required.isEmpty
+        if case .allowed = additional {} else { checks = true }
+        checksMappings = checks
+        typeSet = types.reduce(into: []) { $0.formUnion(TypeSet(type: $1)) }
+    }
+}
+
+/// The schema's compiled nodes, each compiled from the schema text when first asked for.
+/// Compiling a node reads only its own keywords; its sub-schemas become slots holding their
+/// offset in the text, compiled when validation reaches them. The store is shared by every
+/// load in the process, hence the lock; a compiled node never changes.
+final class SchemaStore: Sendable {
+    struct Slot {
+        var source: Int
+        var node: SchemaNode?
+    }
+
+    struct State {
+        var slots: [Slot]
+        /// The slot compiled for each `$ref`: other slots with the same reference share its node.
+        var byRef: [String: Int] = [:]
+    }
+
+    let text: JSONText
+    private let state: Mutex<State>
+
+    init(_ schema: String) {
+        text = JSONText(schema)
+        state = Mutex(State(slots: [Slot(source: text.root)]))
+    }
+
+    func node(_ index: Int) -> SchemaNode {
+        state.withLock { $0.node(index, text) }
+    }
+
+    /// How many slots validation has reached so far.
+    var compiledCount: Int { state.withLock { $0.slots.count { $0.node != nil } } }
+
+    /// Compiles every slot, including those the compiled ones add, and returns the nodes.
+    func compileAll() -> [SchemaNode] {
+        state.withLock { state in
+            var i = 0
+            while i < state.slots.count {
+                _ = state.node(i, text)
+                i += 1
+            }
+            return state.slots.compactMap(\.node)
+        }
+    }
+}
+
+extension SchemaStore.State {
+    mutating func node(_ index: Int, _ text: JSONText) -> SchemaNode {
+        if let done = slots[index].node { return done }
+        var keywords = text.keywords(slots[index].source)
+        if let at = keywords.ref, let ref = text.value(at)?.string {
+            // The slot that claimed a reference is compiled before anything else can ask.
+            if let other = byRef[ref], let done = slots[other].node {
+                slots[index].node = done
+                return done
+            }
+            byRef[ref] = index
+            keywords = text.keywords(resolve(slots[index].source, text))
+        }
+        let node = build(keywords, text)
+        slots[index].node = node
+        return node
+    }
+
+    /// `$ref` chains end at the first schema that is not a reference (or cannot be found).
+    mutating func resolve(_ schema: Int, _ text: JSONText) -> Int {
+        guard let at = text.keywords(schema).ref, let ref = text.value(at)?.string, ref.hasPrefix("#/") else {
+            return schema
+        }
+        var node = text.root
+        for part in ref.dropFirst(2).split(separator: "/") {
+            guard let next = text.member(String(part), of: node) else { return schema }
+            node = next
+        }
+        return resolve(node, text)
+    }
+
+    mutating func slot(_ source: Int) -> Int {
+        slots.append(SchemaStore.Slot(source: source))
+        return slots.count - 1
+    }
+
+    /// Later duplicates of a key win, as in a parsed JSON object.
+    func table(_ members: [(key: String, value: Int)]?) -> [String: Int] {
+        var table: [String: Int] = [:]
+        for (name, value) in members ?? [] { table[name] = value }
+        return table
+    }
+
+    mutating func build(_ k: JSONText.Keywords, _ text: JSONText) -> SchemaNode {
+        guard k.isObject else { return SchemaNode(constant: k.constant) }
+        let typeValue = k.type.flatMap(text.value)
+        let types = typeValue?.string.map { [$0] } ?? typeValue?.array?.compactMap(\.string) ?? []
+        let enumValues = k.enumValues.flatMap(text.value)?.array.map { values in
             values.compactMap { v -> String? in
                 switch v {
                 case .string(let s): return s
@@ -336,52 +504,276 @@ final class SchemaNode: Sendable {
                 }
             }
         }
-        pattern = schema["pattern"]?.string.map(SchemaPattern.init)
-        branches = (schema["oneOf"]?.array ?? schema["anyOf"]?.array)?.map(compile)
-        allOf = schema["allOf"]?.array?.map(compile) ?? []
-        properties = (schema["properties"]?.object ?? [:]).mapValues(compile)
-        patternProperties = (schema["patternProperties"]?.object ?? [:]).sorted { $0.key < $1.key }
-            .map { (SchemaPattern($0.key), compile($0.value)) }
-        switch schema["additionalProperties"] {
-        case .bool(false)?: additional = .forbidden
-        case let value? where value.object != nil: additional = .schema(compile(value))
-        default: additional = .allowed
+        let pattern = k.pattern.flatMap(text.value)?.string.map(SchemaPattern.init)
+        let branches = (k.oneOf.flatMap(text.elements) ?? k.anyOf.flatMap(text.elements))?.map { slot($0) }
+        let allOf = k.allOf.flatMap(text.elements)?.map { slot($0) } ?? []
+        let propertyMembers = k.properties.flatMap(text.members) ?? []
+        var properties: [String: Int] = [:]
+        properties.reserveCapacity(propertyMembers.count)
+        for (name, at) in propertyMembers {
+            // A later duplicate wins, as in a parsed object (the earlier one's slot is left unused).
+            properties.updateValue(slot(at), forKey: name)
         }
-        required = schema["required"]?.array?.compactMap(\.string) ?? []
-        items = schema["items"].map(compile)
-        uniqueItems = schema["uniqueItems"]?.bool == true
-        var checks = !properties.isEmpty || !patternProperties.isEmpty || !required.isEmpty
-        if case .allowed = additional {} else { checks = true }
-        checksMappings = checks
+        let patternProperties = table(k.patternProperties.flatMap(text.members)).sorted { $0.key < $1.key }
+            .map { (SchemaPattern($0.key), slot($0.value)) }
+        var additional = SchemaNode.Additional.allowed
+        if let at = k.additional {
+            if case .bool(false)? = text.value(at) {
+                additional = .forbidden
+            } else if text.members(at) != nil {
+                additional = .schema(slot(at))
+            }
+        }
+        let required = k.required.flatMap(text.value)?.array?.compactMap(\.string) ?? []
+        let items = k.items.map { slot($0) }
+        let uniqueItems = k.uniqueItems.flatMap(text.value)?.bool == true
+        return SchemaNode(types: types, enumValues: enumValues, pattern: pattern, branches: branches, allOf: allOf,
+                          properties: properties, patternProperties: patternProperties, additional: additional,
+                          required: required, items: items, uniqueItems: uniqueItems)
     }
 }
 
-/// Turns the JSON schema into `SchemaNode`s, following each `$ref` once.
-struct SchemaCompiler {
-    let root: JSONValue
-    var nodes: [SchemaNode?] = []
-    var byRef: [String: Int] = [:]
+/// Reads parts of a JSON text without parsing the rest: a value is its byte offset. One pass
+/// over the text notes where each object and array ends, so skipping one costs a lookup. The
+/// text's UTF-8 is read in place: copying the 77 KB schema into fresh memory cost more than
+/// reading it.
+struct JSONText: Sendable {
+    private let text: String
+    /// Offsets of every `{` and `[` outside strings, ascending, and just past their match (0: none).
+    private let containerStarts: [Int]
+    private let containerEnds: [Int]
 
-    /// `$ref` chains end at the first schema that is not a reference (or cannot be found).
-    func resolve(_ schema: JSONValue) -> JSONValue {
-        guard let ref = schema["$ref"]?.string, ref.hasPrefix("#/") else { return schema }
-        var node = root
-        for part in ref.dropFirst(2).split(separator: "/") {
-            guard let next = node[String(part)] else { return schema }
-            node = next
-        }
-        return resolve(node)
+    init(_ text: String) {
+        var text = text
+        text.makeContiguousUTF8()
+        self.text = text
+        (containerStarts, containerEnds) = Self.withBytes(text, Self.containers)
     }
 
-    mutating func compile(_ schema: JSONValue) -> Int {
-        let ref = schema["$ref"]?.string
-        if let ref, let known = byRef[ref] { return known }
-        let index = nodes.count
-        nodes.append(nil)
-        if let ref { byRef[ref] = index }
-        let node = SchemaNode(json: resolve(schema), compile: { compile($0) })
-        nodes[index] = node
-        return index
+    private static func withBytes<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        text.utf8.withContiguousStorageIfAvailable(body) ?? Array(text.utf8).withUnsafeBufferPointer(body)
+    }
+
+    private func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R { Self.withBytes(text, body) }
+
+    private static func containers(_ p: UnsafeBufferPointer<UInt8>) -> ([Int], [Int]) {
+        var starts: [Int] = []
+        var ends: [Int] = []
+        var open: [Int] = []
+        var i = 0
+        while i < p.count {
+            let c = p[i]
+            // Indentation is most of what lies outside strings: one predictable test for it.
+            if c == 0x20 {
+                i += 1
+                continue
+            }
+            if c == UInt8(ascii: "\"") {
+                i = stringEnd(p, i) ?? p.count
+                continue
+            }
+            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                open.append(starts.count)
+                starts.append(i)
+                ends.append(0)
+            } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                if let top = open.popLast() { ends[top] = i + 1 }
+            }
+            i += 1
+        }
+        return (starts, ends)
+    }
+
+    /// Just past the string whose opening quote is at `open`. Most of the schema's bytes are in
+    /// its descriptions: `memchr` finds each closing quote candidate, and one after an odd run
+    /// of backslashes is escaped.
+    private static func stringEnd(_ p: UnsafeBufferPointer<UInt8>, _ open: Int) -> Int? {
+        guard let base = p.baseAddress else { return nil }
+        var from = open + 1
+        while from < p.count {
+            guard let hit = memchr(base + from, Int32(UInt8(ascii: "\"")), p.count - from) else { return nil }
+            let quote = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+            var backslashes = 0
+            while quote - backslashes - 1 > open, p[quote - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+            if backslashes % 2 == 0 { return quote + 1 }
+            from = quote + 1
+        }
+        return nil
+    }
+
+    private static func skipSpace(_ p: UnsafeBufferPointer<UInt8>, _ offset: Int) -> Int {
+        var i = offset
+        while i < p.count, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
+        return i
+    }
+
+    /// The first value's offset.
+    var root: Int { withBytes { Self.skipSpace($0, 0) } }
+
+    /// Just past the value at `start` (no leading space), nil when it is malformed.
+    private func end(_ p: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int? {
+        guard start < p.count else { return nil }
+        switch p[start] {
+        case UInt8(ascii: "\""):
+            return Self.stringEnd(p, start)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var low = 0
+            var high = containerStarts.count
+            while low < high {
+                let mid = (low + high) / 2
+                if containerStarts[mid] < start { low = mid + 1 } else { high = mid }
+            }
+            guard low < containerStarts.count, containerStarts[low] == start, containerEnds[low] > 0 else { return nil }
+            return containerEnds[low]
+        default:
+            var i = start
+            while i < p.count {
+                switch p[i] {
+                case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x0A, 0x0D, 0x09:
+                    return i > start ? i : nil
+                default:
+                    i += 1
+                }
+            }
+            return i > start ? i : nil
+        }
+    }
+
+    /// The value in `p[start..<end]`: a string without escapes directly, anything else through
+    /// the parser (the schema's leaves are small).
+    private static func parse(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> JSONValue? {
+        if p[start] == UInt8(ascii: "\""), end - start >= 2, p[end - 1] == UInt8(ascii: "\""),
+           !p[(start + 1)..<(end - 1)].contains(UInt8(ascii: "\\")) {
+            return .string(String(decoding: UnsafeBufferPointer(rebasing: p[(start + 1)..<(end - 1)]), as: UTF8.self))
+        }
+        var parser = JSONValue.Parser(Array(p[start..<end]))
+        return parser.document()
+    }
+
+    /// The whole value at `offset` (the schema's leaves: types, enums, names).
+    func value(_ offset: Int) -> JSONValue? {
+        withBytes { p in
+            let start = Self.skipSpace(p, offset)
+            guard let end = end(p, start) else { return nil }
+            return Self.parse(p, start, end)
+        }
+    }
+
+    /// Calls `body` with each member of the object at `offset`: where its key's string starts
+    /// and ends (quotes included) and where its value starts. False when the value there is not
+    /// an object or is malformed.
+    private func forEachMember(_ p: UnsafeBufferPointer<UInt8>, _ offset: Int,
+                               _ body: (_ keyStart: Int, _ keyEnd: Int, _ value: Int) -> Void) -> Bool {
+        var i = Self.skipSpace(p, offset)
+        guard i < p.count, p[i] == UInt8(ascii: "{") else { return false }
+        i = Self.skipSpace(p, i + 1)
+        if i < p.count, p[i] == UInt8(ascii: "}") { return true }
+        while true {
+            i = Self.skipSpace(p, i)
+            guard i < p.count, p[i] == UInt8(ascii: "\""), let keyEnd = Self.stringEnd(p, i) else { return false }
+            let keyStart = i
+            i = Self.skipSpace(p, keyEnd)
+            guard i < p.count, p[i] == UInt8(ascii: ":") else { return false }
+            i = Self.skipSpace(p, i + 1)
+            guard let valueEnd = end(p, i) else { return false }
+            body(keyStart, keyEnd, i)
+            i = Self.skipSpace(p, valueEnd)
+            guard i < p.count else { return false }
+            if p[i] == UInt8(ascii: ",") { i += 1; continue }
+            return p[i] == UInt8(ascii: "}")
+        }
+    }
+
+    /// An object's members in order (key, offset of the value), nil when the value at
+    /// `offset` is not an object or is malformed.
+    func members(_ offset: Int) -> [(key: String, value: Int)]? {
+        withBytes { p in
+            var out: [(key: String, value: Int)] = []
+            var valid = true
+            let object = forEachMember(p, offset) { keyStart, keyEnd, value in
+                guard case .string(let key)? = Self.parse(p, keyStart, keyEnd) else { valid = false; return }
+                out.append((key, value))
+            }
+            return object && valid ? out : nil
+        }
+    }
+
+    /// The value of an object's member (the last of that name, as in a parsed object), nil when
+    /// there is none or the value at `object` is not an object. Keys without escapes are
+    /// compared in place (`$ref` paths go through the root's and `$defs`' members).
+    func member(_ key: String, of object: Int) -> Int? {
+        withBytes { p in
+            var found: Int?
+            var valid = true
+            let isObject = forEachMember(p, object) { keyStart, keyEnd, value in
+                let raw = UnsafeBufferPointer(rebasing: p[(keyStart + 1)..<(keyEnd - 1)])
+                if !raw.contains(UInt8(ascii: "\\")) {
+                    if raw.elementsEqual(key.utf8) { found = value }
+                } else if case .string(let name)? = Self.parse(p, keyStart, keyEnd) {
+                    if name == key { found = value }
+                } else {
+                    valid = false
+                }
+            }
+            return isObject && valid ? found : nil
+        }
+    }
+
+    /// An array's elements' offsets, nil when the value at `offset` is not an array or is malformed.
+    func elements(_ offset: Int) -> [Int]? {
+        withBytes { p in
+            var i = Self.skipSpace(p, offset)
+            guard i < p.count, p[i] == UInt8(ascii: "[") else { return nil }
+            i = Self.skipSpace(p, i + 1)
+            var out: [Int] = []
+            if i < p.count, p[i] == UInt8(ascii: "]") { return out }
+            while true {
+                i = Self.skipSpace(p, i)
+                guard let valueEnd = end(p, i) else { return nil }
+                out.append(i)
+                i = Self.skipSpace(p, valueEnd)
+                guard i < p.count else { return nil }
+                if p[i] == UInt8(ascii: ",") { i += 1; continue }
+                return p[i] == UInt8(ascii: "]") ? out : nil
+            }
+        }
+    }
+
+    /// Where a schema's keywords' values are (the last of a repeated keyword, as in a parsed
+    /// object), or its constant for `true`/`false`.
+    struct Keywords {
+        var isObject = false
+        var constant: Bool?
+        var ref, type, enumValues, pattern, oneOf, anyOf, allOf: Int?
+        var properties, patternProperties, additional, required, items, uniqueItems: Int?
+    }
+
+    func keywords(_ offset: Int) -> Keywords {
+        var k = Keywords()
+        guard let members = members(offset) else {
+            if case .bool(let b)? = value(offset) { k.constant = b }
+            return k
+        }
+        k.isObject = true
+        for (key, at) in members {
+            switch key {
+            case "$ref": k.ref = at
+            case "type": k.type = at
+            case "enum": k.enumValues = at
+            case "pattern": k.pattern = at
+            case "oneOf": k.oneOf = at
+            case "anyOf": k.anyOf = at
+            case "allOf": k.allOf = at
+            case "properties": k.properties = at
+            case "patternProperties": k.patternProperties = at
+            case "additionalProperties": k.additional = at
+            case "required": k.required = at
+            case "items": k.items = at
+            case "uniqueItems": k.uniqueItems = at
+            default: break
+            }
+        }
+        return k
     }
 }
 
