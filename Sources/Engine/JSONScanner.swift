@@ -95,7 +95,16 @@ struct JSONScanner {
             case UInt8(ascii: "}"): offset += 1; return true
             default: throw failure("expected ',' or '}' in an object")
             }
+            if try closesAfterComma(UInt8(ascii: "}")) { return true }
         }
+    }
+
+    /// Consumes `close` when it follows a comma: `JSONDecoder` takes one trailing comma in an
+    /// object or array, and what it reads the scanner must read the same (found by fuzzing).
+    private mutating func closesAfterComma(_ close: UInt8) throws -> Bool {
+        guard try next() == close else { return false }
+        offset += 1
+        return true
     }
 
     /// Calls `element` for each element of an array; `element` must read or skip it. False for `null`.
@@ -114,6 +123,7 @@ struct JSONScanner {
             case UInt8(ascii: "]"): offset += 1; return true
             default: throw failure("expected ',' or ']' in an array")
             }
+            if try closesAfterComma(UInt8(ascii: "]")) { return true }
         }
     }
 
@@ -261,6 +271,7 @@ struct JSONScanner {
                 case UInt8(ascii: "}"): offset += 1; return
                 default: throw failure("expected ',' or '}' in an object")
                 }
+                if try closesAfterComma(UInt8(ascii: "}")) { return }
             }
         case UInt8(ascii: "["):
             try array { s in try s.skipValue() }

@@ -110,6 +110,16 @@ import Testing
         #expect(slim[0].image == "first" && slim[0].name == "x")
     }
 
+    /// Found by fuzzing: `JSONDecoder` takes one trailing comma in an object or an array.
+    @Test func aTrailingCommaReadsAsTheDecoderReadsIt() throws {
+        let data = Data(#"[{"ID":"s2","Version":{"Index":9},"Spec":{"Name":"x","Labels":{"a":"b",},},},]"#.utf8)
+        let full = try JSONDecoder().decode([SwarmService].self, from: data)
+        let slim = try SwarmServiceSummary.list(json: data)
+        #expect(slim.count == full.count && slim[0].versionIndex == 9 && slim[0].labels == ["a": "b"])
+        #expect(throws: JSONScanner.Failure.self) { try SwarmServiceSummary.list(json: Data(#"[{"ID":"a",,}]"#.utf8)) }
+        #expect(throws: JSONScanner.Failure.self) { try SwarmServiceSummary.list(json: Data(#"[,]"#.utf8)) }
+    }
+
     @Test func imageIdentity() throws {
         let data = Data(#"{"Id":"sha256:aa","RepoTags":["r:1"],"RepoDigests":["r@sha256:bb"],"Config":{"Env":["A=1"],"Labels":null},"Size":12}"#.utf8)
         #expect(try ImageIdentity(json: data) == ImageIdentity(id: "sha256:aa", repoDigests: ["r@sha256:bb"]))
