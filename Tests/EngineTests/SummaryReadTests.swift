@@ -129,7 +129,7 @@ import Testing
 
     @Test(arguments: [
         #"[{"ID":"a"}"#, #"[{"ID":"a"}] x"#, #"[{"ID":"a\q"}]"#, #"[{"ID":"a\ud800"}]"#, #"[{"ID":"a","Version":{"Index":1.5}}]"#,
-        #"[{"ID":"a","Spec":{"Labels":{"k":1}}}]"#, #"[{"ID":"a",}]"#, #"[{"ID":"a","X":tru}]"#, "[{\"ID\":\"a\u{1}\"}]", #"{"ID":"a"}"#,
+        #"[{"ID":"a","Spec":{"Labels":{"k":1}}}]"#, #"[{"ID":"a",,}]"#, #"[{"ID":"a","X":tru}]"#, "[{\"ID\":\"a\u{1}\"}]", #"{"ID":"a"}"#,
         #"[{"Spec":{}}]"#, "",
     ])
     func malformedAnswersAreRefused(_ body: String) {
