@@ -29,15 +29,9 @@ public enum BerthVersion {
     public static let string = "0.1.0"
 }
 
-/// Entry point for the `berth` executable: bootstraps logging once, then runs the command.
-public func run() async {
-    // libcurl is opened on first use; for a command that will need it, start that now on the
-    // other core, while the arguments and compose files are parsed. Decided from the raw
-    // arguments, before any other work: every subcommand but `config` makes requests.
-    if let word = CommandLine.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }),
-       word != ConfigCommand.commandName, word != "help" {
-        CurlLibrary.preload()
-    }
+/// Entry point for the `berth` executable, part one: what starts before anything waits.
+/// Called first thing in `main`, on the main thread. Bootstraps logging once.
+public func start() {
     // getenv, not ProcessInfo: building its environment dictionary first costs ~0.5 ms here.
     let level = getenv("BERTH_LOG_LEVEL").flatMap { Logger.Level(rawValue: String(cString: $0)) } ?? .warning
     LoggingSystem.bootstrap { label in
@@ -45,11 +39,23 @@ public func run() async {
         handler.logLevel = level
         return handler
     }
-    // `reconcile` starts loading its files (and asking the engine) from the raw arguments while
-    // they are parsed; it adopts that work only if the parse agrees (EarlyStart).
-    _ = EarlyStart.current
+    // libcurl is opened on first use; for a command that will need it, start that now on the
+    // other core, while the arguments and compose files are parsed. Decided from the raw
+    // arguments: every subcommand but `config` makes requests. `reconcile -p NAME` sends its
+    // engine reads from that thread as soon as libcurl is ready (EarlyStart).
+    if let word = CommandLine.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }),
+       word != ConfigCommand.commandName, word != "help" {
+        CurlLibrary.preload { EarlyStart.current?.libraryReady() }
+    }
+}
+
+/// Entry point for the `berth` executable, part two (after `start()`): parses and runs the
+/// command. The parse runs here on the main thread: the concurrency pool's threads start on
+/// first use, and none can start while libcurl is being loaded on the other core.
+@MainActor
+public func run() async {
     do {
-        var command = try await Berth.asyncParseAsRoot()
+        var command = try Berth.parseAsRoot()
         if var asyncCommand = command as? any AsyncParsableCommand {
             try await asyncCommand.run()
         } else {

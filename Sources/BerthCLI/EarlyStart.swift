@@ -1,61 +1,48 @@
-import Compose
 import Engine
 import Foundation
 import Logging
 import Reconcile
 
-/// Work a `berth reconcile` starts from its raw command line, while ArgumentParser is still
-/// parsing it: loading the compose files and, with -p, asking the engine what runs. Parsing
-/// the reconcile command is a third of a no-op run (type metadata and conformance look-ups
-/// over the whole binary), and the file load would otherwise wait for it.
+/// The engine reads a `berth reconcile -p NAME` sends as soon as libcurl is loaded, from its
+/// raw command line, while ArgumentParser is still parsing it (a third of a no-op run: type
+/// metadata and conformance look-ups over the whole binary) and the files load.
 ///
 /// Only a command line made of arguments listed here is guessed at. The command adopts the
-/// work only when what ArgumentParser parsed asks for exactly the same project; otherwise it
-/// does the work again. A wrong guess can cost time, never change a result.
+/// reads only when what ArgumentParser parsed names the same project and target; otherwise it
+/// sends its own. A wrong guess can cost time, never change a result.
 final class EarlyStart: Sendable {
-    /// What the raw arguments ask for, as far as loading the project and reading the engine go.
+    /// What the raw arguments ask for, as far as reading the engine goes.
     struct Guess: Equatable, Sendable {
-        var files: [String] = []
         var projectName: String?
-        var projectDirectory: String?
-        var envFiles: [String] = []
-        var profiles: [String] = []
-        var services: [String] = []
         var swarm = false
     }
 
-    /// Started on first use: `run()` touches it before parsing when the command is `reconcile`.
+    /// Made on first use: by the libcurl preload thread once the library is ready, or by the
+    /// command; nil unless the command line is a `reconcile` the guess understands.
     static let current: EarlyStart? = guess(Array(CommandLine.arguments.dropFirst())).map(EarlyStart.init)
 
     let guess: Guess
     let engine: EngineClient
-    let state: EarlyState
-    private let project: Task<Project, any Error>
-    private let log: LogCapture
+    private let logger: Logger
+    private let reads = Promise<EarlyState>()
 
     private init(_ guess: Guess) {
         self.guess = guess
-        let logger = Logger(label: "berth.reconcile")
+        logger = Logger(label: "berth.reconcile")
         engine = EngineClient(logger: logger)
-        state = EarlyState(name: guess.projectName, swarm: guess.swarm, engine: engine, logger: logger)
-        let log = LogCapture()
-        self.log = log
-        let options = ProjectArguments.options(files: guess.files, projectDirectory: guess.projectDirectory,
-                                               projectName: guess.projectName, envFiles: guess.envFiles,
-                                               profiles: guess.profiles, services: guess.services)
-        project = Task.detached { try ProjectLoader.load(options, logger: log.logger(label: "berth.reconcile")) }
     }
 
-    /// This work, if it was started for exactly what the command parsed.
-    func matching(_ parsed: Guess) -> EarlyStart? { parsed == guess ? self : nil }
-
-    /// The loaded project, its warnings passed on to `logger`; nil when loading failed (the
-    /// command loads again and reports the error as it always does).
-    func loadedProject(logger: Logger) async -> Project? {
-        guard let project = try? await project.value else { return nil }
-        log.replay(into: logger)
-        return project
+    /// Sends the engine reads; called once libcurl is ready: their tasks need threads, and no
+    /// thread can start while the library loads (glibc holds the loader's locks).
+    func libraryReady() {
+        reads.fulfil(.success(EarlyState(name: guess.projectName, swarm: guess.swarm, engine: engine, logger: logger)))
     }
+
+    /// The engine reads, once they were sent.
+    func state() async -> EarlyState? { try? await reads.value() }
+
+    /// These reads, if they were sent for what the command parsed.
+    func matching(_ parsed: Guess) -> EarlyStart? { parsed == guess && guess.projectName != nil ? self : nil }
 
     /// Reads `reconcile`'s arguments the way ArgumentParser will, for the arguments listed;
     /// nil for anything else.
@@ -64,12 +51,10 @@ final class EarlyStart: Sendable {
         var guess = Guess()
         var rest = arguments.dropFirst()[...]
         let ignoredFlags: Set = ["--swarm", "--dry-run", "--exit-code", "--prune", "--no-prune", "--prune-volumes"]
-        let ignoredOptions: Set = ["--timeout", "--wait-timeout", "--parallel", "--settle", "--output", "--release"]
+        let ignoredOptions: Set = ["-f", "--file", "--project-directory", "--env-file", "--profile", "--timeout", "--wait-timeout",
+                                   "--parallel", "--settle", "--output", "--release"]
         while let argument = rest.popFirst() {
-            if !argument.hasPrefix("-") {
-                guess.services.append(argument)
-                continue
-            }
+            if !argument.hasPrefix("-") { continue }  // a service to select
             if ignoredFlags.contains(argument) {
                 if argument == "--swarm" { guess.swarm = true }
                 continue
@@ -86,11 +71,7 @@ final class EarlyStart: Sendable {
             }
             guard let value else { return nil }
             switch name {
-            case "-f", "--file": guess.files.append(value)
             case "-p", "--project-name": guess.projectName = value
-            case "--project-directory": guess.projectDirectory = value
-            case "--env-file": guess.envFiles.append(value)
-            case "--profile": guess.profiles.append(value)
             default: if !ignoredOptions.contains(name) { return nil }
             }
         }
@@ -98,49 +79,28 @@ final class EarlyStart: Sendable {
     }
 }
 
-/// Log entries held back until the work that logged them is adopted.
-final class LogCapture: @unchecked Sendable {
-    struct Entry {
-        var level: Logger.Level
-        var message: Logger.Message
-        var metadata: Logger.Metadata?
-        var source: String
-        var file: String
-        var function: String
-        var line: UInt
-    }
-
+/// A result a plain thread hands to async code.
+final class Promise<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var entries: [Entry] = []
+    private var result: Result<Value, any Error>?
+    private var waiters: [CheckedContinuation<Value, any Error>] = []
 
-    func logger(label: String) -> Logger {
-        Logger(label: label) { _ in Handler(capture: self) }
+    func fulfil(_ result: Result<Value, any Error>) {
+        let waiting = lock.withLock {
+            self.result = result
+            defer { waiters = [] }
+            return waiters
+        }
+        for waiter in waiting { waiter.resume(with: result) }
     }
 
-    func replay(into logger: Logger) {
-        let held = lock.withLock { entries }
-        for e in held {
-            logger.log(level: e.level, e.message, metadata: e.metadata, source: e.source, file: e.file, function: e.function, line: e.line)
-        }
-    }
-
-    fileprivate func append(_ entry: Entry) { lock.withLock { entries.append(entry) } }
-
-    private struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            let merged = self.metadata.isEmpty ? metadata : self.metadata.merging(metadata ?? [:]) { $1 }
-            capture.append(Entry(level: level, message: message, metadata: merged, source: source, file: file,
-                                 function: function, line: line))
+    func value() async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<Value, any Error>? = lock.withLock {
+                if result == nil { waiters.append(continuation) }
+                return result
+            }
+            if let ready { continuation.resume(with: ready) }
         }
     }
 }

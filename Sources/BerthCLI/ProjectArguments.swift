@@ -23,12 +23,6 @@ struct ProjectArguments: ParsableArguments {
     var profiles: [String] = []
 
     func options(services: [String] = []) -> ProjectOptions {
-        Self.options(files: files, projectDirectory: projectDirectory, projectName: projectName, envFiles: envFiles,
-                     profiles: profiles, services: services)
-    }
-
-    static func options(files: [String], projectDirectory: String?, projectName: String?, envFiles: [String],
-                        profiles: [String], services: [String]) -> ProjectOptions {
         ProjectOptions(files: files, projectDirectory: projectDirectory, projectName: projectName,
                        profiles: profiles, envFiles: envFiles, services: services)
     }

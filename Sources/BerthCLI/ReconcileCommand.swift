@@ -123,12 +123,9 @@ struct ReconcileCommand: AsyncParsableCommand {
     }
 
     /// What this command parsed, in the terms `EarlyStart` guesses in.
-    private var parsedGuess: EarlyStart.Guess {
-        EarlyStart.Guess(files: project.files, projectName: project.projectName, projectDirectory: project.projectDirectory,
-                         envFiles: project.envFiles, profiles: project.profiles, services: services, swarm: swarm)
-    }
+    private var parsedGuess: EarlyStart.Guess { EarlyStart.Guess(projectName: project.projectName, swarm: swarm) }
 
-    private func targets(early: EarlyStart?, logger: Logger) async throws -> [Target] {
+    private func targets(logger: Logger) async throws -> [Target] {
         let lock = try release.map(ReleaseLock.readPinned)
         func context(app: String?, commit: String?, files: [String]) -> DesiredStateBuilder.Context {
             let pinned = (lock != nil && (app == nil || lock?.app == app)) ? lock?.services.mapValues(\.image) ?? [:] : [:]
@@ -137,8 +134,7 @@ struct ReconcileCommand: AsyncParsableCommand {
                                                release: revision.map { String($0.prefix(12)) }, configFiles: files)
         }
         guard let checkout = try await source.checkout(logger: logger) else {
-            let loaded = await early?.loadedProject(logger: logger)
-            let compose = try loaded ?? project.load(services: services, logger: logger)
+            let compose = try project.load(services: services, logger: logger)
             if let lock, let unknown = lock.services.keys.first(where: { compose.service(named: $0) == nil }) {
                 throw CLIError("release \(release ?? ""): service \(unknown) is not in project \(compose.name); was the lock built from these files?")
             }
@@ -163,12 +159,16 @@ struct ReconcileCommand: AsyncParsableCommand {
         // With -p the project's name is known before its files are read: the engine is asked
         // what runs while the files load on this core (a no-op run is mostly waiting for
         // those answers otherwise). Only reads; a file error still comes first.
-        let early = adopted?.state
-            ?? EarlyState(name: source.repo == nil ? project.projectName : nil, swarm: swarm, engine: engine, logger: logger)
+        let early: EarlyState
+        if let reads = await adopted?.state() {
+            early = reads
+        } else {
+            early = EarlyState(name: source.repo == nil ? project.projectName : nil, swarm: swarm, engine: engine, logger: logger)
+        }
 
         // Validate and resolve every project before touching any: a bad app changes nothing.
         var prepared: [(Plan, [String], @Sendable () async -> Applier.Report)] = []
-        for target in try await targets(early: adopted, logger: logger) {
+        for target in try await targets(logger: logger) {
             if target.swarm {
                 prepared.append(try await prepareSwarm(target, engine: engine, early: early.swarm(target.compose.name), logger: logger))
                 continue

@@ -39,8 +39,18 @@ public enum CurlLibrary {
     /// a command that will talk to the engine calls this first, so that happens on the second
     /// core while it parses its arguments and files. A failure is reported by the first
     /// request, as without it.
-    public static func preload() {
-        berth_curl_preload()
+    /// `then` runs on that thread once libcurl is ready (or failed to load): work that needs
+    /// it, or that starts threads, which cannot start while the library loads.
+    public static func preload(then: (@Sendable () -> Void)? = nil) {
+        guard let then else {
+            berth_curl_preload(nil, nil)
+            return
+        }
+        let box = Unmanaged.passRetained(PreloadCallback(then)).toOpaque()
+        berth_curl_preload({ context in
+            guard let context else { return }
+            Unmanaged<PreloadCallback>.fromOpaque(context).takeRetainedValue().run()
+        }, box)
     }
 
     public static var info: Info {
@@ -58,4 +68,9 @@ public enum CurlLibrary {
             http2: features & CURL_VERSION_HTTP2 != 0,
             loadError: nil)
     }
+}
+
+private final class PreloadCallback: Sendable {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }

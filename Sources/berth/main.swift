@@ -1,4 +1,5 @@
 import BerthCLI
 
 // The executable stays thin: every command lives in BerthCLI.
+BerthCLI.start()
 await BerthCLI.run()
