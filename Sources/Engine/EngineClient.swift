@@ -118,17 +118,34 @@ public final class EngineClient: Sendable {
         return (request, fullPath)
     }
 
-    static func escape(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
-    }
+    static func escape(_ s: String) -> String { percentEncoded(s, keeping: "-._~") }
 
     /// Escapes one path segment; `/` is kept for image names (`registry/repo:tag`).
     static func segment(_ s: String, keepSlash: Bool = false) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~:@" + (keepSlash ? "/" : ""))
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+        percentEncoded(s, keeping: keepSlash ? "-._~:@/" : "-._~:@")
+    }
+
+    /// RFC 3986 percent-encoding of every UTF-8 byte but ASCII letters, digits and `keeping`.
+    /// By hand: Foundation's `addingPercentEncoding` goes through NSString and generic string
+    /// code whose first use cost a no-op run nine protocol-conformance scans of the binary.
+    static func percentEncoded(_ s: String, keeping: StaticString) -> String {
+        let kept = UnsafeBufferPointer(start: keeping.utf8Start, count: keeping.utf8CodeUnitCount)
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                out.append(byte)
+            default:
+                if kept.contains(byte) {
+                    out.append(byte)
+                } else {
+                    out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+                }
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Sends a request and collects the answer; a status outside 2xx (and 304 unless

@@ -30,6 +30,13 @@ private func withContainer<T>(
 }
 
 @Suite struct EndpointTests {
+    @Test func percentEncodingKeepsOnlyUnreservedBytes() {
+        #expect(EngineClient.escape(#"{"label":["a=b c"]}"#) == "%7B%22label%22%3A%5B%22a%3Db%20c%22%5D%7D")
+        #expect(EngineClient.escape("é-._~") == "%C3%A9-._~")
+        #expect(EngineClient.segment("127.0.0.1:5000/web:1", keepSlash: true) == "127.0.0.1:5000/web:1")
+        #expect(EngineClient.segment("a/b@sha256:0") == "a%2Fb@sha256:0")
+    }
+
     @Test func defaultIsDockerSocket() {
         #expect(EngineEndpoint.fromEnvironment([:]) == EngineEndpoint(.unix(path: "/var/run/docker.sock")))
     }
