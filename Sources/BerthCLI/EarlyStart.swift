@@ -59,17 +59,16 @@ final class EarlyStart: Sendable {
                 if argument == "--swarm" { guess.swarm = true }
                 continue
             }
-            var name = argument
-            var value: String?
+            let name: String
+            let value: String
             if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
                 name = String(argument[..<equals])
                 value = String(argument[argument.index(after: equals)...])
-            }
-            if value == nil {
+            } else {
                 guard let next = rest.popFirst(), !next.hasPrefix("-") else { return nil }
+                name = argument
                 value = next
             }
-            guard let value else { return nil }
             switch name {
             case "-p", "--project-name": guess.projectName = value
             default: if !ignoredOptions.contains(name) { return nil }

@@ -39,13 +39,10 @@ public enum CurlLibrary {
     /// a command that will talk to the engine calls this first, so that happens on the second
     /// core while it parses its arguments and files. A failure is reported by the first
     /// request, as without it.
+    ///
     /// `then` runs on that thread once libcurl is ready (or failed to load): work that needs
     /// it, or that starts threads, which cannot start while the library loads.
-    public static func preload(then: (@Sendable () -> Void)? = nil) {
-        guard let then else {
-            berth_curl_preload(nil, nil)
-            return
-        }
+    public static func preload(then: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(PreloadCallback(then)).toOpaque()
         berth_curl_preload({ context in
             guard let context else { return }
