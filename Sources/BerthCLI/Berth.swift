@@ -41,20 +41,25 @@ public func start() {
     }
     // libcurl is opened on first use; for a command that will need it, start that now on the
     // other core, while the arguments and compose files are parsed. Decided from the raw
-    // arguments: every subcommand but `config` makes requests. `reconcile -p NAME` sends its
-    // engine reads from that thread as soon as libcurl is ready (EarlyStart).
+    // arguments: every subcommand but `config` makes requests.
     if let word = CommandLine.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }),
        word != ConfigCommand.commandName, word != "help" {
-        CurlLibrary.preload { EarlyStart.current?.libraryReady() }
+        CurlLibrary.preload()
     }
 }
 
 /// Entry point for the `berth` executable, part two (after `start()`): parses and runs the
 /// command. The parse runs here on the main thread: the concurrency pool's threads start on
-/// first use, and none can start while libcurl is being loaded on the other core.
+/// first use, and none can start while libcurl is being loaded on the other core. So does a
+/// reconcile's file load, when its command line is one `quickParse` reads.
 @MainActor
 public func run() async {
     do {
+        if let reconcile = ReconcileCommand.quickParse(Array(CommandLine.arguments.dropFirst())) {
+            let loaded = reconcile.loadFileProject(logger: Logger(label: "berth.reconcile"))
+            try await reconcile.run(loaded: loaded)
+            finish(status: 0)
+        }
         var command = try Berth.parseAsRoot()
         if var asyncCommand = command as? any AsyncParsableCommand {
             try await asyncCommand.run()

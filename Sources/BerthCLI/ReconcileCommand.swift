@@ -49,7 +49,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     var exitCode = false
 
     @Option(help: "Output format: text or json.")
-    var output: OutputFormat = .text
+    var output: OutputFormat = Defaults.output
 
     @Flag(inversion: .prefixedNo,
           help: "Remove containers of services that are no longer in the project (default: off for -f files, the app's `prune` in repo mode; never when services are named).")
@@ -64,13 +64,13 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     @Option(name: [.customLong("timeout"), .customLong("wait-timeout", withSingleDash: false)],
             help: "Seconds a replacement (or a depends_on condition) may take to become ready.")
-    var timeout: Int = 120
+    var timeout: Int = Defaults.timeout
 
     @Option(help: "Services applied at once within one depends_on layer.")
-    var parallel: Int = 32
+    var parallel: Int = Defaults.parallel
 
     @Option(help: "Seconds a container without healthcheck must run without restarting to count as ready.")
-    var settle: Double = 1
+    var settle: Double = Defaults.settle
 
     @Flag(help: "Deploy the file as a swarm stack (services <project>_<service>) through the swarm API; the engine must be a swarm manager.")
     var swarm = false
@@ -79,6 +79,14 @@ struct ReconcileCommand: AsyncParsableCommand {
     var services: [String] = []
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    /// Option defaults, named once for the declarations above and `quickParse`.
+    enum Defaults {
+        static let output = OutputFormat.text
+        static let timeout = 120
+        static let parallel = 32
+        static let settle = 1.0
+    }
 
     func validate() throws {
         guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
@@ -95,9 +103,24 @@ struct ReconcileCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await run(loaded: nil)
+    }
+
+    /// The compose project of a file-mode run (`-f`, no `--repo`), loaded before anything
+    /// waits. `berth` calls this on the main thread while libcurl loads on the other core: no
+    /// thread can start until that load ends (glibc holds its loader locks), so the files are
+    /// read there rather than after a hop to the concurrency pool. A load error is kept for
+    /// the point where the run would have loaded the files, so errors come in the same order.
+    func loadFileProject(logger: Logger) -> Result<Project, any Error>? {
+        guard source.repo == nil else { return nil }
+        return Result { try project.load(services: services, logger: logger) }
+    }
+
+    /// Runs the command; `loaded` is what `loadFileProject` returned, if it was called.
+    func run(loaded: Result<Project, any Error>?) async throws {
         let logger = Logger(label: "berth.reconcile")
         do {
-            let status = try await reconcile(logger: logger)
+            let status = try await reconcile(loaded: loaded, logger: logger)
             if status != 0 { throw ExitCode(status) }
         } catch let error as ExitCode {
             throw error
@@ -122,10 +145,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         var result: Applier.Report?
     }
 
-    /// What this command parsed, in the terms `EarlyStart` guesses in.
-    private var parsedGuess: EarlyStart.Guess { EarlyStart.Guess(projectName: project.projectName, swarm: swarm) }
-
-    private func targets(logger: Logger) async throws -> [Target] {
+    private func targets(loaded: Result<Project, any Error>?, logger: Logger) async throws -> [Target] {
         let lock = try release.map(ReleaseLock.readPinned)
         func context(app: String?, commit: String?, files: [String]) -> DesiredStateBuilder.Context {
             let pinned = (lock != nil && (app == nil || lock?.app == app)) ? lock?.services.mapValues(\.image) ?? [:] : [:]
@@ -134,7 +154,7 @@ struct ReconcileCommand: AsyncParsableCommand {
                                                release: revision.map { String($0.prefix(12)) }, configFiles: files)
         }
         guard let checkout = try await source.checkout(logger: logger) else {
-            let compose = try project.load(services: services, logger: logger)
+            let compose = try loaded?.get() ?? project.load(services: services, logger: logger)
             if let lock, let unknown = lock.services.keys.first(where: { compose.service(named: $0) == nil }) {
                 throw CLIError("release \(release ?? ""): service \(unknown) is not in project \(compose.name); was the lock built from these files?")
             }
@@ -150,36 +170,22 @@ struct ReconcileCommand: AsyncParsableCommand {
         return targets
     }
 
-    private func reconcile(logger: Logger) async throws -> Int32 {
-        let adopted = source.repo == nil ? EarlyStart.current?.matching(parsedGuess) : nil
-        let engine = adopted?.engine ?? EngineClient(logger: logger)
+    private func reconcile(loaded: Result<Project, any Error>?, logger: Logger) async throws -> Int32 {
+        let engine = EngineClient(logger: logger)
         let builder = DesiredStateBuilder(images: ImageResolver(engine: engine, logger: logger), logger: logger)
         let reconciler = Reconciler(engine: engine, logger: logger)
 
-        // With -p the project's name is known before its files are read: the engine is asked
-        // what runs while the files load on this core (a no-op run is mostly waiting for
-        // those answers otherwise). Only reads; a file error still comes first.
-        let early: EarlyState
-        if let reads = await adopted?.state() {
-            early = reads
-        } else {
-            early = EarlyState(name: source.repo == nil ? project.projectName : nil, swarm: swarm, engine: engine, logger: logger)
-        }
-
         // Validate and resolve every project before touching any: a bad app changes nothing.
         var prepared: [(Plan, [String], @Sendable () async -> Applier.Report)] = []
-        for target in try await targets(logger: logger) {
+        for target in try await targets(loaded: loaded, logger: logger) {
             if target.swarm {
-                prepared.append(try await prepareSwarm(target, engine: engine, early: early.swarm(target.compose.name), logger: logger))
+                prepared.append(try await prepareSwarm(target, engine: engine, logger: logger))
                 continue
             }
+            // What runs is read while the images resolve: one round of calls.
+            async let current = reconciler.actualState(project: target.compose.name)
             let desired = try await builder.build(target.compose, context: target.context)
-            let actual: ActualState
-            if let asked = try await early.compose(desired.name) {
-                actual = asked
-            } else {
-                actual = try await reconciler.actualState(project: desired.name)
-            }
+            let actual = try await current
             try reconciler.validate(desired, actual: actual)
             // With only some services selected the project holds just those: the others' containers
             // are not orphans, and pruning would remove them.

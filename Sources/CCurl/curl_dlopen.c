@@ -122,34 +122,18 @@ int berth_curl_global_init(void) {
     return berth_curl_global_ready ? 0 : -1;
 }
 
-struct berth_curl_preload_job {
-    void (*then)(void *);
-    void *context;
-};
-
-static void *berth_curl_preload_thread(void *argument) {
-    struct berth_curl_preload_job job = *(struct berth_curl_preload_job *)argument;
-    free(argument);
+static void *berth_curl_preload_thread(void *unused) {
+    (void)unused;
     berth_curl_global_init();
-    if (job.then) job.then(job.context);
     return NULL;
 }
 
-void berth_curl_preload(void (*then)(void *), void *context) {
-    struct berth_curl_preload_job *job = malloc(sizeof *job);
+void berth_curl_preload(void) {
     pthread_attr_t attributes;
     pthread_t thread;
-    if (job) {
-        job->then = then;
-        job->context = context;
-        if (pthread_attr_init(&attributes) == 0) {
-            pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-            int started = pthread_create(&thread, &attributes, berth_curl_preload_thread, job) == 0;
-            pthread_attr_destroy(&attributes);
-            if (started) return;
-        }
-        free(job);
-    }
+    if (pthread_attr_init(&attributes) != 0) return;
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
     /* Without a thread the first request loads libcurl itself: only slower. */
-    if (then) then(context);
+    (void)pthread_create(&thread, &attributes, berth_curl_preload_thread, NULL);
+    pthread_attr_destroy(&attributes);
 }

@@ -39,15 +39,8 @@ public enum CurlLibrary {
     /// a command that will talk to the engine calls this first, so that happens on the second
     /// core while it parses its arguments and files. A failure is reported by the first
     /// request, as without it.
-    ///
-    /// `then` runs on that thread once libcurl is ready (or failed to load): work that needs
-    /// it, or that starts threads, which cannot start while the library loads.
-    public static func preload(then: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(PreloadCallback(then)).toOpaque()
-        berth_curl_preload({ context in
-            guard let context else { return }
-            Unmanaged<PreloadCallback>.fromOpaque(context).takeRetainedValue().run()
-        }, box)
+    public static func preload() {
+        berth_curl_preload()
     }
 
     public static var info: Info {
@@ -65,9 +58,4 @@ public enum CurlLibrary {
             http2: features & CURL_VERSION_HTTP2 != 0,
             loadError: nil)
     }
-}
-
-private final class PreloadCallback: Sendable {
-    let run: @Sendable () -> Void
-    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }

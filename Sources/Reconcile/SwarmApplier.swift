@@ -12,28 +12,33 @@ public struct SwarmReconciler: Sendable {
         self.logger = logger
     }
 
-    /// Fails unless this engine is an active swarm manager (services live in the managers'
-    /// store). `GET /swarm` answers only on managers and is far cheaper than `GET /info`,
-    /// which is asked only to say what is wrong. Its answer is not decoded: success says it all.
-    public func requireManager() async throws {
-        do {
-            try await engine.checkSwarmManager()
-            return
-        } catch let e as EngineError where e.status == 503 || e.status == 406 {}
-        let swarm = try await engine.info().swarm
-        let state = swarm?.localNodeState.flatMap { $0.isEmpty ? nil : $0 } ?? "inactive"
-        throw ReconcileError.invalidProject(
-            "the engine at \(engine.endpoint) is not a swarm manager (swarm state: \(state)\(swarm?.controlAvailable == false && state == "active" ? ", worker node" : "")); run `docker swarm init` (ops/setup does for a single node) or point DOCKER_HOST at a manager; nothing was changed")
-    }
-
-    /// One filtered service list, plus the network, secret and config lists, in parallel.
-    public func actualState(stack: String) async throws -> SwarmActualState {
+    /// The stack's services (one filtered list), the networks, and the secrets and configs,
+    /// in parallel. Fails unless this engine is an active swarm manager: services live in the
+    /// managers' store, and the service list is refused elsewhere (503), which is then worded
+    /// from `GET /info`. `secrets` / `configs` false skips a list the plan will not look at:
+    /// a stack that declares none, planned without pruning (see `SwarmPlanner`).
+    public func actualState(stack: String, secrets: Bool = true, configs: Bool = true) async throws -> SwarmActualState {
         async let services = engine.listServiceSummaries(filters: ["label": ["\(SwarmLabels.namespace)=\(stack)"]])
         async let networks = engine.listNetworkSummaries()
-        async let secrets = engine.listSecrets()
-        async let configs = engine.listConfigs()
-        return SwarmActualState(services: try await services, networks: try await networks,
-                                secrets: try await secrets, configs: try await configs)
+        async let secretList = secrets ? engine.listSecrets() : []
+        async let configList = configs ? engine.listConfigs() : []
+        let found: [SwarmServiceSummary]
+        do {
+            found = try await services
+        } catch let e as EngineError where e.status == 503 || e.status == 406 {
+            throw try await notManager()
+        }
+        return SwarmActualState(services: found, networks: try await networks,
+                                secrets: try await secretList, configs: try await configList)
+    }
+
+    /// Why the engine refused a swarm call, from `GET /info`, which only this path asks.
+    private func notManager() async throws -> ReconcileError {
+        let swarm = try await engine.info().swarm
+        let state = swarm?.localNodeState.flatMap { $0.isEmpty ? nil : $0 } ?? "inactive"
+        let worker = swarm?.controlAvailable == false && state == "active" ? ", worker node" : ""
+        return ReconcileError.invalidProject(
+            "the engine at \(engine.endpoint) is not a swarm manager (swarm state: \(state)\(worker)); run `docker swarm init` (ops/setup does for a single node) or point DOCKER_HOST at a manager; nothing was changed")
     }
 
     /// External networks, secrets and configs exist; a stack network is not a leftover local

@@ -97,11 +97,10 @@ public struct Deployer: Sendable {
     private func deploySwarm(_ app: AppConfig, project: Project, context: DesiredStateBuilder.Context,
                              dryRun: Bool) async throws -> Result {
         let reconciler = SwarmReconciler(engine: engine, logger: logger)
-        async let manager: Void = reconciler.requireManager()
         async let current = reconciler.actualState(stack: project.name)
-        let stack = try await SwarmStackBuilder(engine: engine, logger: logger).build(project, context: context)
-        try await manager
+        async let built = SwarmStackBuilder(engine: engine, logger: logger).build(project, context: context)
         let actual = try await current
+        let stack = try await built
         for warning in stack.warnings { logger.warning("\(app.name): \(warning)") }
         try reconciler.validate(stack, actual: actual)
         let plan = SwarmPlanner(options: .init(prune: options.prune ?? app.prune)).plan(desired: stack, actual: actual)

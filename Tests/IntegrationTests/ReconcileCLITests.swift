@@ -41,9 +41,9 @@ import Testing
         """ + "\n"
     }
 
-    /// With -p the engine is asked before the files are read; a missing file then ends the
-    /// process while those requests (and libcurl's global init) run on other threads. libc's
-    /// exit handlers tore OpenSSL down under them: a segfault in ~1 run of 15.
+    /// The files load on the main thread while libcurl loads and runs its global init on
+    /// another; a missing file ends the process in the middle of that. libc's exit handlers
+    /// tore OpenSSL down under the init: a segfault in ~1 run of 15.
     @Test func failingFastWhileEngineReadsAreInFlightExitsCleanly() async throws {
         for swarm in [true, false] {
             var statuses: [Int32] = []

@@ -22,6 +22,23 @@ struct SwarmMultiNodeTests {
         await Self.cleanUp(cluster: cluster, stack: stack, dir: dir)
     }
 
+    /// A worker refuses the service list; the error says which engine, that it is a worker,
+    /// and what to do, and nothing is created.
+    @Test func aWorkerIsRefusedWithWhatToDo() async throws {
+        let cluster = try #require(MultiNode.cluster)
+        let stack = TestNames.unique("mnw")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(stack).yaml")
+        try "services:\n  web:\n    image: berth.local/busybox:latest\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = try await Shell.run(Host.berthBinary, ["reconcile", "--swarm", "-p", stack, "-f", file.path],
+                                    environment: ["DOCKER_HOST": cluster.worker])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("is not a swarm manager (swarm state: active, worker node)"), "\(r.stderr)")
+        #expect(r.stderr.contains(cluster.worker) && r.stderr.contains("DOCKER_HOST"), "\(r.stderr)")
+        let created = try await Shell.run("/usr/bin/docker", ["-H", cluster.worker, "network", "ls", "-q", "--filter", "name=\(stack)"])
+        #expect(created.stdout.isEmpty)
+    }
+
     static func cleanUp(cluster: MultiNode.Cluster, stack: String, dir: URL) async {
         // The services go; swarm removes their containers on each node by itself.
         _ = try? await Shell.run("/usr/bin/docker", ["-H", cluster.manager, "stack", "rm", stack])

@@ -13,10 +13,10 @@ int berth_curl_load(char *error, size_t size);
    ready for handles, else -1 (berth_curl_load says why). */
 int berth_curl_global_init(void);
 
-/* Starts berth_curl_global_init on a new detached thread and returns at once; that thread
-   then calls `then(context)` (when not NULL), whether loading worked or not. While the library
-   loads, glibc holds the loader's locks: other threads cannot start threads of their own. */
-void berth_curl_preload(void (*then)(void *), void *context);
+/* Starts berth_curl_global_init on a new detached thread and returns at once. While the
+   library loads, glibc holds the loader's locks: other threads cannot start threads of their
+   own until it is done. */
+void berth_curl_preload(void);
 
 /* curl_easy_setopt, curl_easy_getinfo and curl_multi_setopt are variadic, which Swift cannot
    call; these typed wrappers pass one argument of a known type each. */
