@@ -402,12 +402,20 @@ final class Transfer: @unchecked Sendable {
             let interim = (100..<200).contains(status)
             let redirected = request.followRedirects && (300..<400).contains(status) && headers["Location"] != nil
             if !interim && !redirected { deliverHead() }
-        } else if let colon = line.firstIndex(of: ":") {
-            let name = String(line[..<colon]).trimmingCharacters(in: .whitespaces)
-            let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-            headers.add(name, value)
+        } else if let colon = line.utf8.firstIndex(of: UInt8(ascii: ":")) {
+            headers.add(Self.trimmingBlanks(line.utf8[..<colon]), Self.trimmingBlanks(line.utf8[line.utf8.index(after: colon)...]))
         }
         return !isCancelled
+    }
+
+    /// Without the spaces and tabs HTTP allows around a header's name and value (RFC 9110
+    /// 5.6.3). By hand: Foundation's `trimmingCharacters` bridges through NSString, whose first
+    /// use cost ~1.4 M instructions on the first answer of every run.
+    static func trimmingBlanks(_ text: Substring.UTF8View) -> String {
+        var text = text
+        while let first = text.first, first == 0x20 || first == 0x09 { text = text.dropFirst() }
+        while let last = text.last, last == 0x20 || last == 0x09 { text = text.dropLast() }
+        return String(Substring(text))
     }
 
     private func bodyChunk(_ raw: UnsafeRawBufferPointer) -> Bool {

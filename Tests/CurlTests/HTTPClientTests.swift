@@ -35,6 +35,14 @@ private func generated(_ n: Int, chunk: Int) -> AsyncThrowingStream<Data, any Er
         #expect(r.headers.values(for: "X-MULTI") == ["a", "b"])
     }
 
+    /// Header names and values lose the spaces and tabs around them, nothing else.
+    @Test func headerBlanksAreTrimmed() {
+        #expect(Transfer.trimmingBlanks(" \tContent-Type \t".utf8[...]) == "Content-Type")
+        #expect(Transfer.trimmingBlanks("a b".utf8[...]) == "a b")
+        #expect(Transfer.trimmingBlanks("  ".utf8[...]) == "")
+        #expect(Transfer.trimmingBlanks("\u{A0}é\u{A0}".utf8[...]) == "\u{A0}é\u{A0}")
+    }
+
     @Test func requestHeadersAreSent() async throws {
         var req = HTTPRequest(url: "\(server.base)/headers")
         req.headers.add("X-Berth", "yes")
