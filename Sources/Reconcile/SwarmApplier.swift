@@ -16,10 +16,12 @@ public struct SwarmReconciler: Sendable {
     /// in parallel. Fails unless this engine is an active swarm manager: services live in the
     /// managers' store, and the service list is refused elsewhere (503), which is then worded
     /// from `GET /info`. `secrets` / `configs` false skips a list the plan will not look at:
-    /// a stack that declares none, planned without pruning (see `SwarmPlanner`).
-    public func actualState(stack: String, secrets: Bool = true, configs: Bool = true) async throws -> SwarmActualState {
+    /// a stack that declares none, planned without pruning (see `SwarmPlanner`). `networks`
+    /// false leaves the networks to `networks(for:actual:)`, once the services are known.
+    public func actualState(stack: String, networks: Bool = true, secrets: Bool = true,
+                            configs: Bool = true) async throws -> SwarmActualState {
         async let services = engine.listServiceSummaries(filters: ["label": ["\(SwarmLabels.namespace)=\(stack)"]])
-        async let networks = engine.listNetworkSummaries()
+        async let networkList = networks ? engine.listNetworkSummaries() : []
         async let secretList = secrets ? engine.listSecrets() : []
         async let configList = configs ? engine.listConfigs() : []
         let found: [SwarmServiceSummary]
@@ -28,8 +30,33 @@ public struct SwarmReconciler: Sendable {
         } catch let e as EngineError where e.status == 503 || e.status == 406 {
             throw try await notManager()
         }
-        return SwarmActualState(services: found, networks: try await networks,
+        return SwarmActualState(services: found, networks: try await networkList,
                                 secrets: try await secretList, configs: try await configList)
+    }
+
+    /// The stack's networks, for an `actual` read without them: proven by its services when
+    /// they can be, else listed. A swarm service attaches only to swarm-scoped networks, and
+    /// the engine refuses to remove a network a service uses; so each network that a service
+    /// still runs with, per its spec-hash label, exists as a swarm network. When every network
+    /// of the stack is proven so (a run with nothing to do), the slowest read of a no-op is
+    /// not made. Proven networks carry no ID: the IDs only name networks in the reasons of a
+    /// service that changed, and such a service proves nothing.
+    public func networks(for desired: SwarmStack, actual: SwarmActualState) async throws -> [NetworkSummary] {
+        if let proven = Self.provenNetworks(desired, services: actual.services) { return proven }
+        return try await engine.listNetworkSummaries()
+    }
+
+    public static func provenNetworks(_ desired: SwarmStack, services: [SwarmServiceSummary]) -> [NetworkSummary]? {
+        var attached: Set<String> = []
+        for service in desired.services {
+            guard let current = services.first(where: { $0.name == service.name }),
+                  current.labels?[SwarmLabels.namespace] == desired.name,
+                  current.labels?[SwarmLabels.specHash] == service.specHash
+            else { continue }
+            for network in service.spec.taskTemplate?.networks ?? [] { attached.insert(network.target ?? "") }
+        }
+        guard desired.networks.allSatisfy({ attached.contains($0.name) }) else { return nil }
+        return desired.networks.map { NetworkSummary(id: "", name: $0.name, driver: $0.driver ?? "overlay", scope: "swarm") }
     }
 
     /// Why the engine refused a swarm call, from `GET /info`, which only this path asks.

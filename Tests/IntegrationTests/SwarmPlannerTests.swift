@@ -49,6 +49,27 @@ import Testing
         NetworkSummary(id: id, name: name, driver: "overlay", scope: "swarm")
     }
 
+    /// The networks a service runs with, per its hash label, exist: a no-op need not list
+    /// them. A changed or missing service, or a network no service uses, proves nothing.
+    @Test func servicesThatMatchProveTheirNetworks() throws {
+        let web = SwarmDesiredService(name: "s_web", key: "web", spec: spec("s", "web"))
+        let stack = SwarmStack(name: "s", services: [web], networks: [DesiredNetwork(name: "s_default", key: "default")])
+        let running = [try deployed(web, id: "svc1")]
+        let proven = try #require(SwarmReconciler.provenNetworks(stack, services: running))
+        #expect(proven == [NetworkSummary(id: "", name: "s_default", driver: "overlay", scope: "swarm")])
+        let plan = SwarmPlanner().plan(desired: stack, actual: SwarmActualState(services: running, networks: proven, secrets: [], configs: []))
+        #expect(!plan.hasChanges)
+
+        let changed = SwarmDesiredService(name: "s_web", key: "web", spec: spec("s", "web", env: ["V=2"]))
+        #expect(SwarmReconciler.provenNetworks(SwarmStack(name: "s", services: [changed], networks: stack.networks), services: running) == nil)
+        #expect(SwarmReconciler.provenNetworks(stack, services: []) == nil)
+        let unused = SwarmStack(name: "s", services: [web], networks: stack.networks + [DesiredNetwork(name: "s_back", key: "back")])
+        #expect(SwarmReconciler.provenNetworks(unused, services: running) == nil)
+        var foreign = running
+        foreign[0].labels?[SwarmLabels.namespace] = "other"
+        #expect(SwarmReconciler.provenNetworks(stack, services: foreign) == nil)
+    }
+
     @Test func sameHashIsUnchangedAndFieldsNameTheChange() throws {
         let web = SwarmDesiredService(name: "s_web", key: "web", spec: spec("s", "web"))
         let actual = SwarmActualState(services: [try deployed(web, id: "svc1")], networks: [try network("s_default", id: "net-id")],
