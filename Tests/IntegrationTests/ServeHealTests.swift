@@ -26,7 +26,16 @@ import Testing
 
         // The heal's container create kills the engine connection; the heal fails.
         proxy.set { $0.dieOn = "/containers/create" }
-        try await Host.engine.removeContainer(container, force: true)
+        do {
+            try await Host.engine.removeContainer(container, force: true)
+        } catch {
+            // dockerd 20.10 under load sometimes fails a forced removal with 500 "unable to
+            // remove filesystem … directory not empty" (seen once in a full test run); a second try works.
+            try await Task.sleep(for: .milliseconds(500))
+            if (try? await Host.engine.inspectContainer(container)) != nil {
+                try await Host.engine.removeContainer(container, force: true)
+            }
+        }
         let failed = await ServeTests.eventually(.seconds(60)) {
             let s = try await h.status(app)
             return s.syncs > before && !s.syncing && proxy.died
