@@ -50,6 +50,10 @@ public actor ImageResolver {
     let engine: EngineClient
     let logger: Logger
     var cache: [String: String] = [:]
+    /// Resolutions under way: services that share an image wait for the first one's inspect
+    /// (and pull) instead of each sending their own. Twenty services on one image sent twenty
+    /// inspects at once, and with a missing image twenty pulls.
+    var resolving: [String: Task<String, any Error>] = [:]
 
     public init(engine: EngineClient, logger: Logger) {
         self.engine = engine
@@ -60,13 +64,21 @@ public actor ImageResolver {
     public func resolve(_ reference: String, service: String, policy: PullPolicy) async throws -> String {
         let key = "\(reference)|\(policy.rawValue)"
         if let id = cache[key] { return id }
+        if let running = resolving[key] { return try await running.value }
+        let task = Task { try await fetch(reference, service: service, policy: policy) }
+        resolving[key] = task
+        defer { resolving[key] = nil }
+        let id = try await task.value
+        cache[key] = id
+        return id
+    }
+
+    private func fetch(_ reference: String, service: String, policy: PullPolicy) async throws -> String {
         if policy == .always {
             try await pull(reference, service: service)
         }
         do {
-            let id = try await engine.inspectImage(reference).id
-            cache[key] = id
-            return id
+            return try await engine.inspectImage(reference).id
         } catch let e as EngineError where e.isNotFound {
             guard policy == .missing || policy == .build else {
                 throw ReconcileError.imageNotFound(service: service, image: reference,
@@ -74,9 +86,7 @@ public actor ImageResolver {
             }
         }
         try await pull(reference, service: service)
-        let id = try await engine.inspectImage(reference).id
-        cache[key] = id
-        return id
+        return try await engine.inspectImage(reference).id
     }
 
     private func pull(_ reference: String, service: String) async throws {
