@@ -64,11 +64,14 @@ public actor ImageResolver {
     public func resolve(_ reference: String, service: String, policy: PullPolicy) async throws -> String {
         let key = "\(reference)|\(policy.rawValue)"
         if let id = cache[key] { return id }
-        if let running = resolving[key] { return try await running.value }
+        // The waiters all belong to one build: when it is cancelled, so is the shared pull.
+        if let running = resolving[key] {
+            return try await withTaskCancellationHandler { try await running.value } onCancel: { running.cancel() }
+        }
         let task = Task { try await fetch(reference, service: service, policy: policy) }
         resolving[key] = task
         defer { resolving[key] = nil }
-        let id = try await task.value
+        let id = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
         cache[key] = id
         return id
     }
