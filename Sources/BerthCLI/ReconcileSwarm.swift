@@ -12,17 +12,7 @@ extension ReconcileCommand {
         let reconciler = SwarmReconciler(engine: engine, logger: logger)
         // With only some services selected the others are not orphans.
         let prune = target.prune && services.isEmpty
-        // The swarm's state and the stack's images in one round of calls; an engine that is no
-        // manager is reported before a missing image. Secrets and configs are listed only
-        // when the plan looks at them, the networks only when the services do not prove them.
-        async let current = reconciler.actualState(stack: target.compose.name, networks: false,
-                                                   secrets: prune || !target.compose.secrets.isEmpty,
-                                                   configs: prune || !target.compose.configs.isEmpty)
-        async let built = SwarmStackBuilder(engine: engine, logger: logger).build(target.compose, context: target.context)
-        var read = try await current
-        let stack = try await built
-        read.networks = try await reconciler.networks(for: stack, actual: read)
-        let actual = read
+        let (stack, actual) = try await reconciler.read(target.compose, context: target.context, prune: prune)
         for warning in stack.warnings {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }

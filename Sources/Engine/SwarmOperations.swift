@@ -9,11 +9,6 @@ extension EngineClient {
         try await get(SwarmInspect.self, "/swarm")
     }
 
-    /// `GET /swarm` without reading the answer: succeeds only on a swarm manager (503 elsewhere).
-    public func checkSwarmManager() async throws {
-        _ = try await call(.get, "/swarm")
-    }
-
     /// `POST /swarm/init`; returns the new node's ID.
     @discardableResult
     public func initSwarm(_ request: SwarmInitRequest) async throws -> String {

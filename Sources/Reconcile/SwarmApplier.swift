@@ -1,3 +1,4 @@
+import Compose
 import Engine
 import Foundation
 import Logging
@@ -12,12 +13,32 @@ public struct SwarmReconciler: Sendable {
         self.logger = logger
     }
 
+    /// The stack `project` describes and the swarm's side of it, in one round of calls: the
+    /// images resolve while the state is read, and an engine that is no manager is reported
+    /// before a missing image. Secrets and configs are listed only when the file declares some
+    /// or `prune` is on (the plan looks at them only then), the networks only when the services
+    /// do not prove them (`provenNetworks`).
+    public func read(_ project: Project, context: DesiredStateBuilder.Context = .init(),
+                     prune: Bool) async throws -> (stack: SwarmStack, actual: SwarmActualState) {
+        async let current = actualState(stack: project.name, networks: false, secrets: prune || !project.secrets.isEmpty,
+                                        configs: prune || !project.configs.isEmpty)
+        async let built = SwarmStackBuilder(engine: engine, logger: logger).build(project, context: context)
+        var actual = try await current
+        let stack = try await built
+        if let proven = Self.provenNetworks(stack, services: actual.services) {
+            actual.networks = proven
+        } else {
+            actual.networks = try await engine.listNetworkSummaries()
+        }
+        return (stack, actual)
+    }
+
     /// The stack's services (one filtered list), the networks, and the secrets and configs,
     /// in parallel. Fails unless this engine is an active swarm manager: services live in the
     /// managers' store, and the service list is refused elsewhere (503), which is then worded
     /// from `GET /info`. `secrets` / `configs` false skips a list the plan will not look at:
     /// a stack that declares none, planned without pruning (see `SwarmPlanner`). `networks`
-    /// false leaves the networks to `networks(for:actual:)`, once the services are known.
+    /// false leaves the networks for the caller to prove or list once the services are known.
     public func actualState(stack: String, networks: Bool = true, secrets: Bool = true,
                             configs: Bool = true) async throws -> SwarmActualState {
         async let services = engine.listServiceSummaries(filters: ["label": ["\(SwarmLabels.namespace)=\(stack)"]])
@@ -34,18 +55,13 @@ public struct SwarmReconciler: Sendable {
                                 secrets: try await secretList, configs: try await configList)
     }
 
-    /// The stack's networks, for an `actual` read without them: proven by its services when
-    /// they can be, else listed. A swarm service attaches only to swarm-scoped networks, and
-    /// the engine refuses to remove a network a service uses; so each network that a service
-    /// still runs with, per its spec-hash label, exists as a swarm network. When every network
-    /// of the stack is proven so (a run with nothing to do), the slowest read of a no-op is
-    /// not made. Proven networks carry no ID: the IDs only name networks in the reasons of a
-    /// service that changed, and such a service proves nothing.
-    public func networks(for desired: SwarmStack, actual: SwarmActualState) async throws -> [NetworkSummary] {
-        if let proven = Self.provenNetworks(desired, services: actual.services) { return proven }
-        return try await engine.listNetworkSummaries()
-    }
-
+    /// The stack's networks, proven by its services, or nil when some are not. A swarm service
+    /// attaches only to swarm-scoped networks, and the engine refuses to remove a network a
+    /// service uses; so each network that a service still runs with, per its spec-hash label,
+    /// exists as a swarm network. When every network of the stack is proven so (a run with
+    /// nothing to do), the slowest read of a no-op is not made. Proven networks carry no ID:
+    /// the IDs only name networks in the reasons of a service that changed, and such a service
+    /// proves nothing.
     public static func provenNetworks(_ desired: SwarmStack, services: [SwarmServiceSummary]) -> [NetworkSummary]? {
         var attached: Set<String> = []
         for service in desired.services {

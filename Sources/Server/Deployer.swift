@@ -97,13 +97,11 @@ public struct Deployer: Sendable {
     private func deploySwarm(_ app: AppConfig, project: Project, context: DesiredStateBuilder.Context,
                              dryRun: Bool) async throws -> Result {
         let reconciler = SwarmReconciler(engine: engine, logger: logger)
-        async let current = reconciler.actualState(stack: project.name)
-        async let built = SwarmStackBuilder(engine: engine, logger: logger).build(project, context: context)
-        let actual = try await current
-        let stack = try await built
+        let prune = options.prune ?? app.prune
+        let (stack, actual) = try await reconciler.read(project, context: context, prune: prune)
         for warning in stack.warnings { logger.warning("\(app.name): \(warning)") }
         try reconciler.validate(stack, actual: actual)
-        let plan = SwarmPlanner(options: .init(prune: options.prune ?? app.prune)).plan(desired: stack, actual: actual)
+        let plan = SwarmPlanner(options: .init(prune: prune)).plan(desired: stack, actual: actual)
         var images: [String: String] = [:]
         for service in stack.services {
             let reference = service.spec.taskTemplate?.containerSpec?.image ?? ""

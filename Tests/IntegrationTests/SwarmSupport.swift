@@ -35,9 +35,8 @@ struct SwarmFixture {
     }
 
     func plan(prune: Bool = false) async throws -> (SwarmStack, SwarmActualState, Plan) {
-        let stack = try await stack()
         let reconciler = SwarmReconciler(engine: Host.engine, logger: Host.logger)
-        let actual = try await reconciler.actualState(stack: stack.name)
+        let (stack, actual) = try await reconciler.read(try load(), prune: prune)
         try reconciler.validate(stack, actual: actual)
         return (stack, actual, SwarmPlanner(options: .init(prune: prune)).plan(desired: stack, actual: actual))
     }
