@@ -143,7 +143,7 @@ import TestSupport
             try p.write("compose.yaml", "services:\n  job:\n    build: .\n")
             try p.write("Dockerfile", "FROM \(busybox)\nRUN true\n")
             let good = await p.build(try p.plan())
-            let goodID = try #require(good.result(for: "job")?.imageID)
+            let goodID = try #require(good.result(for: "job")?.imageID, "first build: \(good.failures.map(\.description))")
 
             try p.write("Dockerfile", "FROM \(busybox)\nRUN echo about to fail && false\nRUN true\n")
             let log = EventLog()
