@@ -114,6 +114,7 @@ public enum ProjectLoader {
         if let name = options.projectName { return try checked(name, from: "-p") }
         if let name = environment["COMPOSE_PROJECT_NAME"], !name.isEmpty { return try checked(name, from: "COMPOSE_PROJECT_NAME") }
         if let node = document["name"], let name = node.string, !name.isEmpty { return try checked(name, from: "name:", mark: node.mark) }
+        if let name = options.defaultName { return try checked(name, from: "the default name") }
         let derived = normalizeProjectName(Paths.base(of: directory))
         guard !derived.isEmpty else {
             throw ComposeError("cannot derive a project name from the directory \(directory); set one with -p or name:")

@@ -7,8 +7,11 @@ public struct ProjectOptions: Sendable {
     public var files: [String]
     /// `--project-directory`; default: the directory of the first file.
     public var projectDirectory: String?
-    /// `-p`; default: `COMPOSE_PROJECT_NAME`, then top-level `name:`, then the directory name.
+    /// `-p`; default: `COMPOSE_PROJECT_NAME`, then top-level `name:`, then `defaultName`.
     public var projectName: String?
+    /// The name when neither `-p`, `COMPOSE_PROJECT_NAME` nor a file's `name:` gives one; default:
+    /// the project directory's name, normalized. A GitOps app passes its own name here.
+    public var defaultName: String?
     /// `--profile`; default: `COMPOSE_PROFILES` (comma separated).
     public var profiles: [String]
     /// `--env-file`; default: `.env` in the project directory when it exists.
@@ -26,8 +29,9 @@ public struct ProjectOptions: Sendable {
                 profiles: [String] = [], envFiles: [String] = [],
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 workingDirectory: String = FileManager.default.currentDirectoryPath,
-                services: [String] = [], target: DeployTarget = .compose) {
+                services: [String] = [], target: DeployTarget = .compose, defaultName: String? = nil) {
         self.files = files
+        self.defaultName = defaultName
         self.projectDirectory = projectDirectory
         self.projectName = projectName
         self.profiles = profiles

@@ -18,9 +18,9 @@ struct TempProject {
     }
 
     func load(files: [String] = [], profiles: [String] = [], env: [String: String] = [:], name: String? = nil,
-              envFiles: [String] = [], services: [String] = []) throws(ComposeError) -> Project {
+              envFiles: [String] = [], services: [String] = [], defaultName: String? = nil) throws(ComposeError) -> Project {
         let options = ProjectOptions(files: files, projectName: name, profiles: profiles, envFiles: envFiles,
-                                     environment: env, workingDirectory: dir, services: services)
+                                     environment: env, workingDirectory: dir, services: services, defaultName: defaultName)
         return try ProjectLoader.load(options, logger: Logger(label: "test"))
     }
 
@@ -75,6 +75,24 @@ struct TempProject {
         #expect(try p.load(env: ["COMPOSE_PROJECT_NAME": "fromenv"], name: "flag").name == "flag")
         #expect(throws: ComposeError.self) { _ = try p.load(name: "Bad Name") }
         #expect(ProjectLoader.normalizeProjectName("_My.App-1") == "myapp-1")
+    }
+
+    /// A GitOps app's name stands in for the folder's, and only there: `name:`, the environment
+    /// and -p still win.
+    @Test func defaultNameTakesTheFoldersPlace() throws {
+        let unnamed = try TempProject(["compose.yaml": "services:\n  a:\n    image: x\n"])
+        defer { unnamed.remove() }
+        let app = try unnamed.load(defaultName: "shop")
+        #expect(app.name == "shop")
+        #expect(app.networks["default"]?.name == "shop_default")
+        #expect(try unnamed.load().name != "shop")
+        #expect(try unnamed.load(env: ["COMPOSE_PROJECT_NAME": "fromenv"], defaultName: "shop").name == "fromenv")
+        #expect(try unnamed.load(name: "flag", defaultName: "shop").name == "flag")
+        #expect(throws: ComposeError.self) { _ = try unnamed.load(defaultName: "Not Valid") }
+
+        let named = try TempProject(["compose.yaml": "name: fromfile\nservices:\n  a:\n    image: x\n"])
+        defer { named.remove() }
+        #expect(try named.load(defaultName: "shop").name == "fromfile")
     }
 
     @Test func folderNameIsSanitized() throws {
