@@ -13,18 +13,18 @@ RUN swift package resolve
 COPY Sources ./Sources
 # Package.swift declares the test targets too, so their folders must exist to build.
 COPY Tests ./Tests
-# The Swift runtime (stdlib, Foundation, Dispatch) goes into the binary, so the runtime stage
-# needs only Debian's C libraries.
+# The Swift runtime (stdlib, Foundation, Dispatch) goes into the binaries, so the runtime stage
+# needs only Debian's C libraries. `berth serve` execs berth-serve, installed beside berth.
 RUN swift build -c release --static-swift-stdlib --product berth \
- && install -D -m 0755 "$(swift build -c release --show-bin-path)/berth" /out/berth \
- && strip /out/berth
+ && swift build -c release --static-swift-stdlib --product berth-serve \
+ && for b in berth berth-serve; do install -D -m 0755 "$(swift build -c release --show-bin-path)/$b" "/out/$b" && strip "/out/$b"; done
 
 FROM berth.local/debian:bookworm
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libcurl4 libyaml-0-2 libgit2-1.5 zlib1g libsqlite3-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /out/berth /usr/local/bin/berth
+COPY --from=build /out/berth /out/berth-serve /usr/local/bin/
 # Fail the build, not the first run, when a shared library the binary needs is missing. libcurl
 # and libgit2 are not linked but opened with dlopen on first use (start-up skips loading them and
 # the ~35 libraries they need), so `ldd berth` no longer lists them: they are looked up by the
@@ -32,7 +32,7 @@ COPY --from=build /out/berth /usr/local/bin/berth
 RUN missing=$(for lib in libcurl.so.4 libgit2.so.1.5; do \
       ldconfig -p | awk -v l="$lib" '$1 == l { f = 1 } END { exit !f }' || echo "$lib (opened with dlopen) => not found"; done); \
     dlopened=$(ldconfig -p | awk '$1 == "libcurl.so.4" || $1 == "libgit2.so.1.5" { print $NF }'); \
-    missing="$missing$(ldd /usr/local/bin/berth $dlopened | grep 'not found' || true)"; \
+    missing="$missing$(ldd /usr/local/bin/berth /usr/local/bin/berth-serve $dlopened | grep 'not found' || true)"; \
     if [ -n "$missing" ]; then echo "missing libraries:"; echo "$missing"; exit 1; fi
 ENV BERTH_STATE_DIR=/var/lib/berth
 VOLUME /var/lib/berth

@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-serve", targets: ["berth-serve"]),
         .executable(name: "berth-fuzz", targets: ["berth-fuzz"]),
     ],
     dependencies: [
@@ -72,12 +73,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
 
+        // An app of the repo's berth.yaml loaded as its compose project: for `berth` and the server.
+        .target(name: "RepoApps", dependencies: [
+            "GitSource", "Compose", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+
         // Long-running parts: state in SQLite, and the `serve` loop with its HTTP side.
         .target(name: "Store", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
         .target(name: "Server", dependencies: [
-            "Store", "Reconcile", "Build", "Registry", "GitSource", "Compose", "BerthYAML", "Engine", "Curl",
+            "Store", "Reconcile", "Build", "Registry", "GitSource", "RepoApps", "Compose", "BerthYAML", "Engine", "Curl",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -87,18 +93,37 @@ let package = Package(
         ], swiftSettings: swiftSettings),
 
         // Commands and the executable.
+        // Every command but `serve`, which lives in `berth-serve` (BerthServe): NIO, Hummingbird,
+        // GRDB and their C code were a third of the `berth` binary. Each start of `berth` relocated
+        // and scanned them, and loaded libsqlite3, for commands that never use them.
         .target(name: "BerthCLI", dependencies: [
             "BerthYAML", "Compose", "Curl", "Engine", "Registry", "Dockerfile", "Build", "Reconcile",
-            "GitSource", "Store", "Server", "CYAML", "CCurl", "CGit2",
+            "GitSource", "RepoApps", "CYAML", "CCurl", "CGit2",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        // `berth serve`: `berth` execs `berth-serve` from its own directory (as git runs git-*).
+        .target(name: "BerthServe", dependencies: [
+            "BerthCLI", "Server", "Store", "Build", "Engine", "GitSource", "Registry",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
-        // SwiftPM exports every symbol of an executable on Linux (--export-dynamic): 40,000
-        // dynamic symbols that the loader hashes and the Swift runtime's start-up `dladdr`
-        // scans one by one, ~4 ms of every run. Nothing dlopen'ed needs symbols from berth.
-        .executableTarget(name: "berth", dependencies: ["BerthCLI"], swiftSettings: swiftSettings,
-                          linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]),
+        // Start-up is most of a short command, and libcurl's ~30 libraries (opened with dlopen on
+        // the first request) are looked up through every library berth itself loads. So:
+        // - SwiftPM exports every symbol of an executable on Linux (--export-dynamic): 40,000
+        //   dynamic symbols that the loader hashes and the Swift runtime's start-up `dladdr`
+        //   scans one by one, ~4 ms of every run. Nothing dlopen'ed needs symbols from berth.
+        // - libstdc++ and libgcc_s (the Swift runtime's C++ side) are linked statically: the
+        //   `link` folder holds linker scripts that -lstdc++ / -lgcc_s find first and that name
+        //   the static archives. lld, because it resolves archives in any order.
+        // - Relative relocations packed (DT_RELR, glibc 2.36): fewer pages written at start.
+        .executableTarget(name: "berth", dependencies: ["BerthCLI"], exclude: ["link"], swiftSettings: swiftSettings,
+                          linkerSettings: [.unsafeFlags([
+                              "-Xlinker", "--no-export-dynamic", "-use-ld=lld", "-L\(Context.packageDirectory)/Sources/berth/link",
+                              "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                          ], .when(platforms: [.linux]))]),
+        .executableTarget(name: "berth-serve", dependencies: ["BerthServe"], swiftSettings: swiftSettings),
 
         // Fuzzing: parser entry points, a libFuzzer driver (ops/fuzz) and a seeded pass in FuzzTests.
         .target(name: "FuzzTargets", dependencies: [

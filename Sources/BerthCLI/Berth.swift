@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compose
 import Curl
 import Foundation
 import Logging
@@ -17,7 +18,7 @@ public struct Berth: AsyncParsableCommand {
         """,
         version: BerthVersion.string,
         subcommands: [ConfigCommand.self, BuildCommand.self, PushCommand.self, AuditCommand.self, ReconcileCommand.self,
-                      PsCommand.self, LogsCommand.self, ServeCommand.self, StatusCommand.self, HistoryCommand.self,
+                      PsCommand.self, LogsCommand.self, ServeLauncher.self, StatusCommand.self, HistoryCommand.self,
                       SyncCommand.self, RollbackCommand.self, SuspendCommand.self, ResumeCommand.self, Doctor.self,
                       FetchCommand.self]
     )
@@ -32,19 +33,24 @@ public enum BerthVersion {
 /// Entry point for the `berth` executable, part one: what starts before anything waits.
 /// Called first thing in `main`, on the main thread. Bootstraps logging once.
 public func start() {
+    bootstrapLogging()
+    // libcurl is opened on first use; for a command that will need it, start that now on the
+    // other core, while the arguments and compose files are parsed. Decided from the raw
+    // arguments: every subcommand but `config` makes requests (`serve` execs berth-serve).
+    if let word = CommandLine.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }),
+       word != ConfigCommand.commandName, word != "help", word != ServeLauncher.commandName {
+        CurlLibrary.preload()
+    }
+}
+
+/// Log lines go to stderr, at BERTH_LOG_LEVEL (default warning). Call once, first thing.
+public func bootstrapLogging() {
     // getenv, not ProcessInfo: building its environment dictionary first costs ~0.5 ms here.
     let level = getenv("BERTH_LOG_LEVEL").flatMap { Logger.Level(rawValue: String(cString: $0)) } ?? .warning
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level
         return handler
-    }
-    // libcurl is opened on first use; for a command that will need it, start that now on the
-    // other core, while the arguments and compose files are parsed. Decided from the raw
-    // arguments: every subcommand but `config` makes requests.
-    if let word = CommandLine.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }),
-       word != ConfigCommand.commandName, word != "help" {
-        CurlLibrary.preload()
     }
 }
 
@@ -55,27 +61,60 @@ public func start() {
 @MainActor
 public func run() async {
     do {
-        if let reconcile = ReconcileCommand.quickParse(Array(CommandLine.arguments.dropFirst())) {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        // Before ArgumentParser sees them: `--help` and every error are berth-serve's to word.
+        if arguments.first == ServeLauncher.commandName {
+            try ServeLauncher.exec(Array(arguments.dropFirst()))
+        }
+        if arguments.count >= 2, arguments[0] == "help", arguments[1] == ServeLauncher.commandName {
+            try ServeLauncher.exec(["--help"])
+        }
+        if let reconcile = ReconcileCommand.quickParse(arguments) {
             let loaded = reconcile.loadFileProject(logger: Logger(label: "berth.reconcile"))
-            try await reconcile.run(loaded: loaded)
-            finish(status: 0)
+            await runToEnd(reconcile, loaded: loaded)
         }
         var command = try Berth.parseAsRoot()
-        if var asyncCommand = command as? any AsyncParsableCommand {
-            try await asyncCommand.run()
-        } else {
-            try command.run()
+        if let asyncCommand = command as? any AsyncParsableCommand {
+            await runToEnd(asyncCommand)
         }
+        try command.run()
         finish(status: 0)
     } catch {
-        // What `Berth.exit(withError:)` prints: help and --version on stdout, errors on stderr.
-        let status = Berth.exitCode(for: error).rawValue
-        let text = Berth.fullMessage(for: error)
-        if !text.isEmpty {
-            if status == 0 { print(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
-        }
-        finish(status: status)
+        fail(error)
     }
+}
+
+// An async command ends the process on the thread it finishes on. Coming back to the main actor
+// first would wait for a thread to start: the main thread is parked in the dispatch main loop,
+// so main-queue work runs on a new worker (~0.4 ms at the end of every command).
+nonisolated func runToEnd(_ command: sending ReconcileCommand, loaded: sending Result<Project, any Error>?) async -> Never {
+    do {
+        try await command.run(loaded: loaded)
+        finish(status: 0)
+    } catch {
+        fail(error)
+    }
+}
+
+nonisolated func runToEnd(_ command: sending any AsyncParsableCommand) async -> Never {
+    var command = command
+    do {
+        try await command.run()
+        finish(status: 0)
+    } catch {
+        fail(error)
+    }
+}
+
+/// What `Berth.exit(withError:)` prints (help and --version on stdout, errors on stderr), and
+/// its exit status.
+func fail(_ error: any Error) -> Never {
+    let status = Berth.exitCode(for: error).rawValue
+    let text = Berth.fullMessage(for: error)
+    if !text.isEmpty {
+        if status == 0 { print(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+    }
+    finish(status: status)
 }
 
 /// Ends the process without libc's exit handlers. Work started early (libcurl opening on

@@ -5,7 +5,7 @@ import Engine
 import Foundation
 import Logging
 import Registry
-import Server
+import RepoApps
 
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -12,7 +12,7 @@ struct ServerArguments: ParsableArguments {
     var token: String?
 
     var baseURL: String {
-        var url = server ?? ServeCommand.env("BERTH_SERVER") ?? "http://127.0.0.1:9420"
+        var url = server ?? BerthEnvironment.value("BERTH_SERVER") ?? "http://127.0.0.1:9420"
         while url.hasSuffix("/") { url.removeLast() }
         return url
     }
@@ -20,7 +20,7 @@ struct ServerArguments: ParsableArguments {
     /// Sends one request; a non-2xx answer becomes an error carrying the server's message.
     func call(_ method: HTTPMethod, _ path: String) async throws -> Data {
         var headers = HTTPHeaders()
-        if let token = token ?? ServeCommand.env("BERTH_API_TOKEN") { headers.add("Authorization", "Bearer \(token)") }
+        if let token = token ?? BerthEnvironment.value("BERTH_API_TOKEN") { headers.add("Authorization", "Bearer \(token)") }
         let client = HTTPClient(configuration: .init(retries: 0), logger: Logger(label: "berth.client"))
         let url = baseURL + path
         let response: HTTPResponse

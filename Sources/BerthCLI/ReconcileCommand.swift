@@ -5,7 +5,7 @@ import Engine
 import Foundation
 import Logging
 import Reconcile
-import Server
+import RepoApps
 
 struct ReconcileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

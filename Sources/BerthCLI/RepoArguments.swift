@@ -48,7 +48,7 @@ struct RepoArguments: ParsableArguments {
             return Checkout(root: root, commit: nil, config: try RepoConfig.load(snapshotDirectory: root))
         }
         let store = try GitStore(stateDirectory: stateDirectory, logger: logger)
-        let remote = GitRemote(url: repo, credentials: Self.credentials())
+        let remote = GitRemote(url: repo, credentials: GitEnvironment.credentials())
         let fetched = try await store.fetch(remote)
         guard let wanted = ref ?? fetched.defaultBranch else {
             throw CLIError("\(repo) has no default branch; name one with --ref")
@@ -59,11 +59,13 @@ struct RepoArguments: ParsableArguments {
         return Checkout(root: snapshot.directory, commit: resolved.commit,
                         config: try RepoConfig.load(snapshotDirectory: snapshot.directory))
     }
+}
 
+package enum GitEnvironment {
     /// Git credentials from the environment, so they never appear in a process list:
     /// BERTH_GIT_TOKEN, or BERTH_GIT_USER + BERTH_GIT_PASSWORD; BERTH_GIT_SSH_KEY (+ _PASSPHRASE);
     /// BERTH_GIT_KNOWN_HOSTS; BERTH_GIT_ALLOW_UNKNOWN_HOSTS=1.
-    static func credentials(_ env: [String: String] = ProcessInfo.processInfo.environment) -> GitCredentials {
+    package static func credentials(_ env: [String: String] = ProcessInfo.processInfo.environment) -> GitCredentials {
         func value(_ key: String) -> String? { env[key].flatMap { $0.isEmpty ? nil : $0 } }
         var http: GitCredentials.HTTP?
         if let token = value("BERTH_GIT_TOKEN") {

@@ -1,11 +1,11 @@
 import Foundation
 
 /// Where Berth keeps git mirrors, snapshots, the blob cache and its database.
-enum StateDirectory {
+package enum StateDirectory {
     /// The flag, else $BERTH_STATE_DIR, else /var/lib/berth as root, else ~/.local/state/berth.
     /// A missing directory is created 0700: mirrors of private repos, the blob cache and the
     /// database are for this user only. An existing one is left as its owner set it.
-    static func resolve(_ flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+    package static func resolve(_ flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
         let url = location(flag, environment: environment)
         if !FileManager.default.fileExists(atPath: url.path) {
             // Failure is reported by whoever writes there next, with its own context.

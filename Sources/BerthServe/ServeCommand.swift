@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthCLI
 import Build
 import Engine
 import Foundation
@@ -9,10 +10,11 @@ import Server
 import ServiceLifecycle
 import Store
 
-struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "serve",
-        abstract: "Keep this host converged to a GitOps repo: poll, webhook, self-heal, HTTP API.",
+/// `berth serve`, run as the `berth-serve` executable (`berth` execs it; see BerthCLI's `ServeLauncher`).
+public struct ServeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "berth serve",
+        abstract: serveAbstract,
         discussion: """
         Each app of the repo gets its own sync loop. A sync fetches the repo, snapshots the \
         commit, loads and validates the app, plans and applies, and records the release and the \
@@ -99,9 +101,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Releases per app whose git snapshots are kept for rollback [BERTH_KEEP_RELEASES] (default 10).")
     var keepReleases: Int?
 
-    static func env(_ key: String) -> String? {
-        ProcessInfo.processInfo.environment[key].flatMap { $0.isEmpty ? nil : $0 }
-    }
+    public init() {}
+
+    static func env(_ key: String) -> String? { BerthEnvironment.value(key) }
 
     static func seconds(_ value: Double) -> Duration { .milliseconds(Int((value * 1000).rounded())) }
 
@@ -157,7 +159,7 @@ struct ServeCommand: AsyncParsableCommand {
         let backoff = try number(retryBackoff, "BERTH_RETRY_BACKOFF", 10)
         guard poll >= 1 else { throw ValidationError("the poll interval must be at least 1 second") }
         return ServeConfiguration(
-            repo: repo, ref: ref ?? Self.env("BERTH_REF"), credentials: RepoArguments.credentials(),
+            repo: repo, ref: ref ?? Self.env("BERTH_REF"), credentials: GitEnvironment.credentials(),
             pollInterval: Self.seconds(poll), stateDirectory: StateDirectory.resolve(stateDir), host: host.isEmpty ? "0.0.0.0" : host, port: port,
             webhookSecret: webhookSecret ?? Self.env("BERTH_WEBHOOK_SECRET"), apiToken: apiToken ?? Self.env("BERTH_API_TOKEN"),
             notifyURL: notifyURL ?? Self.env("BERTH_NOTIFY_URL"),
@@ -165,7 +167,7 @@ struct ServeCommand: AsyncParsableCommand {
             backoff: Self.seconds(backoff), build: buildOptions, keepReleases: keep)
     }
 
-    func run() async throws {
+    public func run() async throws {
         let logger = Logger(label: "berth.serve")
         let config = try configuration()
         do {
@@ -196,6 +198,20 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             Terminal.printError("\(error)")
             throw ExitCode.failure
+        }
+    }
+}
+
+extension ServeCommand {
+    /// Entry point of `berth-serve`: parses, runs, and exits with ArgumentParser's wording of
+    /// help and errors.
+    public static func start() async -> Never {
+        do {
+            let command = try parse()
+            try await command.run()
+            exit()
+        } catch {
+            exit(withError: error)
         }
     }
 }

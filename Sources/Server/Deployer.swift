@@ -4,6 +4,7 @@ import Foundation
 import GitSource
 import Logging
 import Reconcile
+import RepoApps
 
 /// Converges the host to one app of a repo at one commit: load → build + push → desired → plan
 /// → apply, on the compose target (this host) or the swarm target (`target: swarm`).

@@ -95,7 +95,7 @@ import Testing
     /// Every BERTH_* variable the manifests set is one Berth reads: a typo would be silently
     /// ignored by the container.
     @Test func everyVariableIsOneBerthReads() throws {
-        let sources = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Sources/BerthCLI/ServeCommand.swift"), encoding: .utf8)
+        let sources = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Sources/BerthServe/ServeCommand.swift"), encoding: .utf8)
             + String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Sources/BerthCLI/RepoArguments.swift"), encoding: .utf8)
             + String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Sources/BerthCLI/Berth.swift"), encoding: .utf8)
             + allSwift(under: "Sources")
