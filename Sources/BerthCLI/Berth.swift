@@ -55,11 +55,10 @@ public func bootstrapLogging() {
 }
 
 /// Entry point for the `berth` executable, part two (after `start()`): parses and runs the
-/// command. The parse runs here on the main thread: the concurrency pool's threads start on
-/// first use, and none can start while libcurl is being loaded on the other core. So does a
-/// reconcile's file load, when its command line is one `quickParse` reads.
-@MainActor
-public func run() async {
+/// command, and ends the process. The parse runs here on the main thread: the concurrency
+/// pool's threads start on first use, and none can start while libcurl is being loaded on the
+/// other core. So does a reconcile's file load, when its command line is one `quickParse` reads.
+public func run() -> Never {
     do {
         let arguments = Array(CommandLine.arguments.dropFirst())
         // Before ArgumentParser sees them: `--help` and every error are berth-serve's to word.
@@ -71,23 +70,32 @@ public func run() async {
         }
         if let reconcile = ReconcileCommand.quickParse(arguments) {
             let loaded = reconcile.loadFileProject(logger: Logger(label: "berth.reconcile"))
-            await runToEnd(reconcile, loaded: loaded)
+            launch { await runToEnd(reconcile, loaded: loaded) }
         }
         var command = try Berth.parseAsRoot()
         if let asyncCommand = command as? any AsyncParsableCommand {
-            await runToEnd(asyncCommand)
+            launch { await runToEnd(asyncCommand) }
+        } else {
+            try command.run()
+            finish(status: 0)
         }
-        try command.run()
-        finish(status: 0)
     } catch {
         fail(error)
     }
 }
 
-// An async command ends the process on the thread it finishes on. Coming back to the main actor
-// first would wait for a thread to start: the main thread is parked in the dispatch main loop,
-// so main-queue work runs on a new worker (~0.4 ms at the end of every command).
-nonisolated func runToEnd(_ command: sending ReconcileCommand, loaded: sending Result<Project, any Error>?) async -> Never {
+/// Runs an async command on the concurrency pool and parks the main thread until the command
+/// ends the process. Not Swift's async `main`: that parks the main thread in `dispatch_main`,
+/// whose `pthread_exit` makes glibc dlopen libgcc_s to unwind it, and that load waited for
+/// libcurl's and then held the loader lock while the first requests' threads started. Nothing
+/// in `berth` runs on the main actor.
+func launch(_ body: sending @escaping () async -> Never) -> Never {
+    Task.detached(operation: body)
+    while true { pause() }
+}
+
+// An async command ends the process on the thread it finishes on.
+nonisolated func runToEnd(_ command: ReconcileCommand, loaded: Result<Project, any Error>?) async -> Never {
     do {
         try await command.run(loaded: loaded)
         finish(status: 0)
@@ -96,7 +104,7 @@ nonisolated func runToEnd(_ command: sending ReconcileCommand, loaded: sending R
     }
 }
 
-nonisolated func runToEnd(_ command: sending any AsyncParsableCommand) async -> Never {
+nonisolated func runToEnd(_ command: any AsyncParsableCommand) async -> Never {
     var command = command
     do {
         try await command.run()

@@ -2,4 +2,4 @@ import BerthCLI
 
 // The executable stays thin: every command lives in BerthCLI.
 BerthCLI.start()
-await BerthCLI.run()
+BerthCLI.run()
