@@ -70,10 +70,12 @@ public func run() -> Never {
         }
         if let reconcile = ReconcileCommand.quickParse(arguments) {
             let loaded = reconcile.loadFileProject(logger: Logger(label: "berth.reconcile"))
-            launch { await runToEnd(reconcile, loaded: loaded) }
+            launchOnThisThread { await runToEnd(reconcile, loaded: loaded) }
         }
         var command = try Berth.parseAsRoot()
-        if let asyncCommand = command as? any AsyncParsableCommand {
+        if let reconcile = command as? ReconcileCommand {
+            launchOnThisThread { await runToEnd(reconcile, loaded: nil) }
+        } else if let asyncCommand = command as? any AsyncParsableCommand {
             launch { await runToEnd(asyncCommand) }
         } else {
             try command.run()
@@ -92,6 +94,45 @@ public func run() -> Never {
 func launch(_ body: sending @escaping () async -> Never) -> Never {
     Task.detached(operation: body)
     while true { pause() }
+}
+
+/// Runs a reconcile on the main thread, child tasks and actors included (a task executor
+/// preference), with its requests on their own threads as always. It is waits on the engine,
+/// not computation. On the concurrency pool, the first of its threads could only start once
+/// libcurl had loaded (glibc holds its loader locks meanwhile), then had to set the pool up,
+/// and the command reached its first request ~1–2 ms after libcurl was ready; here it gets
+/// there while libcurl loads, and its request threads start the moment the load ends.
+/// Unstructured tasks it makes still run on the pool.
+func launchOnThisThread(_ body: sending @escaping () async -> Never) -> Never {
+    let executor = ThreadExecutor()
+    Task(executorPreference: executor, operation: body)
+    executor.run()
+}
+
+/// A task executor whose jobs run on the thread that calls `run()`, in the order they came.
+final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func run() -> Never {
+        var batch: [UnownedJob] = []
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            swap(&batch, &jobs)
+            condition.unlock()
+            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
 }
 
 // An async command ends the process on the thread it finishes on.
