@@ -97,8 +97,8 @@ func launch(_ body: sending @escaping () async -> Never) -> Never {
 }
 
 /// Runs a reconcile on the main thread, child tasks and actors included (a task executor
-/// preference), with its requests on their own threads as always. It is waits on the engine,
-/// not computation. On the concurrency pool, the first of its threads could only start once
+/// preference), with its requests on their own threads as always: a reconcile waits on the
+/// engine more than it computes. On the concurrency pool, the first of its threads could only start once
 /// libcurl had loaded (glibc holds its loader locks meanwhile), then had to set the pool up,
 /// and the command reached its first request ~1–2 ms after libcurl was ready; here it gets
 /// there while libcurl loads, and its request threads start the moment the load ends.
@@ -123,15 +123,17 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     func run() -> Never {
-        var batch: [UnownedJob] = []
-        while true {
-            condition.lock()
-            while jobs.isEmpty { condition.wait() }
-            swap(&batch, &jobs)
-            condition.unlock()
-            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
-            batch.removeAll(keepingCapacity: true)
-        }
+        while true { runOnce() }
+    }
+
+    /// Waits for jobs, then runs the ones that came (tests stop once their task is done).
+    func runOnce() {
+        condition.lock()
+        while jobs.isEmpty { condition.wait() }
+        let batch = jobs
+        jobs.removeAll(keepingCapacity: true)
+        condition.unlock()
+        for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
     }
 }
 
