@@ -1,5 +1,4 @@
 import ArgumentParser
-import Compose
 import Curl
 import Foundation
 import Logging
@@ -70,13 +69,16 @@ public func run() -> Never {
         }
         if let reconcile = ReconcileCommand.quickParse(arguments) {
             let loaded = reconcile.loadFileProject(logger: Logger(label: "berth.reconcile"))
-            launchOnThisThread { await runToEnd(reconcile, loaded: loaded) }
+            launchOnThisThread { try await reconcile.run(loaded: loaded) }
         }
         var command = try Berth.parseAsRoot()
         if let reconcile = command as? ReconcileCommand {
-            launchOnThisThread { await runToEnd(reconcile, loaded: nil) }
+            launchOnThisThread { try await reconcile.run(loaded: nil) }
         } else if let asyncCommand = command as? any AsyncParsableCommand {
-            launch { await runToEnd(asyncCommand) }
+            launch {
+                var command = asyncCommand
+                try await command.run()
+            }
         } else {
             try command.run()
             finish(status: 0)
@@ -86,26 +88,26 @@ public func run() -> Never {
     }
 }
 
-/// Runs an async command on the concurrency pool and parks the main thread until the command
-/// ends the process. Not Swift's async `main`: that parks the main thread in `dispatch_main`,
+/// Runs an async command on the concurrency pool and parks the main thread; the command ends
+/// the process (`runToEnd`). Not Swift's async `main`: that parks the main thread in `dispatch_main`,
 /// whose `pthread_exit` makes glibc dlopen libgcc_s to unwind it, and that load waited for
 /// libcurl's and then held the loader lock while the first requests' threads started. Nothing
 /// in `berth` runs on the main actor.
-func launch(_ body: sending @escaping () async -> Never) -> Never {
-    Task.detached(operation: body)
+func launch(_ body: sending @escaping () async throws -> Void) -> Never {
+    Task.detached { await runToEnd(body) }
     while true { pause() }
 }
 
 /// Runs a reconcile on the main thread, child tasks and actors included (a task executor
 /// preference), with its requests on their own threads as always: a reconcile waits on the
-/// engine more than it computes. On the concurrency pool, the first of its threads could only start once
-/// libcurl had loaded (glibc holds its loader locks meanwhile), then had to set the pool up,
-/// and the command reached its first request ~1–2 ms after libcurl was ready; here it gets
-/// there while libcurl loads, and its request threads start the moment the load ends.
+/// engine more than it computes. On the concurrency pool, the first of its threads could only
+/// start once libcurl had loaded (glibc holds its loader locks meanwhile), then had to set the
+/// pool up, and the command reached its first request ~1–2 ms after libcurl was ready; here it
+/// gets there while libcurl loads, and its request threads start the moment the load ends.
 /// Unstructured tasks it makes still run on the pool.
-func launchOnThisThread(_ body: sending @escaping () async -> Never) -> Never {
+func launchOnThisThread(_ body: sending @escaping () async throws -> Void) -> Never {
     let executor = ThreadExecutor()
-    Task(executorPreference: executor, operation: body)
+    Task(executorPreference: executor) { await runToEnd(body) }
     executor.run()
 }
 
@@ -137,20 +139,10 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 }
 
-// An async command ends the process on the thread it finishes on.
-nonisolated func runToEnd(_ command: ReconcileCommand, loaded: Result<Project, any Error>?) async -> Never {
+/// Runs an async command and ends the process on the thread it finishes on.
+func runToEnd(_ body: () async throws -> Void) async -> Never {
     do {
-        try await command.run(loaded: loaded)
-        finish(status: 0)
-    } catch {
-        fail(error)
-    }
-}
-
-nonisolated func runToEnd(_ command: any AsyncParsableCommand) async -> Never {
-    var command = command
-    do {
-        try await command.run()
+        try await body()
         finish(status: 0)
     } catch {
         fail(error)

@@ -54,7 +54,7 @@ package enum Terminal {
 
 /// Settings read from the environment (`BERTH_*`); an empty value counts as unset.
 package enum BerthEnvironment {
-    package static func value(_ key: String) -> String? {
-        ProcessInfo.processInfo.environment[key].flatMap { $0.isEmpty ? nil : $0 }
+    package static func value(_ key: String, in environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        environment[key].flatMap { $0.isEmpty ? nil : $0 }
     }
 }

@@ -66,7 +66,7 @@ package enum GitEnvironment {
     /// BERTH_GIT_TOKEN, or BERTH_GIT_USER + BERTH_GIT_PASSWORD; BERTH_GIT_SSH_KEY (+ _PASSPHRASE);
     /// BERTH_GIT_KNOWN_HOSTS; BERTH_GIT_ALLOW_UNKNOWN_HOSTS=1.
     package static func credentials(_ env: [String: String] = ProcessInfo.processInfo.environment) -> GitCredentials {
-        func value(_ key: String) -> String? { env[key].flatMap { $0.isEmpty ? nil : $0 } }
+        func value(_ key: String) -> String? { BerthEnvironment.value(key, in: env) }
         var http: GitCredentials.HTTP?
         if let token = value("BERTH_GIT_TOKEN") {
             http = .token(token)

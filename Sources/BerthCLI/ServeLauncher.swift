@@ -10,12 +10,10 @@ package let serveAbstract = "Keep this host converged to a GitOps repo: poll, we
 /// `berth serve ARGS` execs `berth-serve ARGS` before anything else runs (`Berth.run`), so this
 /// type only describes the command; its options and help are `berth-serve`'s.
 struct ServeLauncher: ParsableCommand {
-    static let abstract = serveAbstract
-
     static let commandName = "serve"
 
     static let configuration = CommandConfiguration(
-        commandName: commandName, abstract: abstract,
+        commandName: commandName, abstract: serveAbstract,
         discussion: "Runs berth-serve, installed beside berth. `berth serve --help` shows its options.")
 
     @Argument(parsing: .captureForPassthrough, help: "Options of berth-serve.")
