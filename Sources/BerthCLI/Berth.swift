@@ -29,17 +29,11 @@ public enum BerthVersion {
     public static let string = "0.1.0"
 }
 
-/// Entry point for the `berth` executable, part one: what starts before anything waits.
-/// Called first thing in `main`, on the main thread. Bootstraps logging once.
+/// Entry point for the `berth` executable, part one, called first thing in `main`: bootstraps
+/// logging once. libcurl is already loading by then, for a command that makes requests: the
+/// executable's CBerthStart starts that before `main` (Sources/CBerthStart/berth_start.c).
 public func start() {
     bootstrapLogging()
-    // libcurl is opened on first use; for a command that will need it, start that now on the
-    // other core, while the arguments and compose files are parsed. Decided from the raw
-    // arguments: every subcommand but `config` makes requests (`serve` execs berth-serve).
-    if let word = CommandLine.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }),
-       word != ConfigCommand.commandName, word != "help", word != ServeLauncher.commandName {
-        CurlLibrary.preload()
-    }
 }
 
 /// Log lines go to stderr, at BERTH_LOG_LEVEL (default warning). Call once, first thing.

@@ -34,15 +34,6 @@ public enum CurlLibrary {
         }
     }
 
-    /// Starts opening libcurl and its global init on another thread and returns at once.
-    /// Opening it maps and relocates some thirty libraries and the init sets up OpenSSL (~6 ms);
-    /// a command that will talk to the engine calls this first, so that happens on the second
-    /// core while it parses its arguments and files. A failure is reported by the first
-    /// request, as without it.
-    public static func preload() {
-        berth_curl_preload()
-    }
-
     public static var info: Info {
         if let problem = loadProblem {
             return Info(version: "not loaded", ssl: nil, unixSockets: false, http2: false, loadError: problem)
