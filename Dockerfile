@@ -15,9 +15,10 @@ COPY Sources ./Sources
 COPY Tests ./Tests
 # The Swift runtime (stdlib, Foundation, Dispatch) goes into the binaries, so the runtime stage
 # needs only Debian's C libraries. `berth serve` execs berth-serve, installed beside berth.
-RUN swift build -c release --static-swift-stdlib --product berth \
- && swift build -c release --static-swift-stdlib --product berth-serve \
- && for b in berth berth-serve; do install -D -m 0755 "$(swift build -c release --show-bin-path)/$b" "/out/$b" && strip "/out/$b"; done
+# ops/build-berth has the link flags (and the check that berth stays free of CoreFoundation).
+COPY ops/build-berth ./ops/
+RUN berth="$(ops/build-berth)" \
+ && for b in berth berth-serve; do install -D -m 0755 "$(dirname "$berth")/$b" "/out/$b" && strip "/out/$b"; done
 
 FROM berth.local/debian:bookworm
 RUN apt-get update \

@@ -6,6 +6,10 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    // A module sees the members of the modules it imports, not of theirs: swift-crypto imports
+    // swift-corelibs-foundation, whose String extensions (contains, range(of:), ...) would
+    // otherwise win over the standard library's and link CoreFoundation and ICU into berth.
+    .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
 let package = Package(
@@ -47,9 +51,11 @@ let package = Package(
         .target(name: "Interpolation", swiftSettings: swiftSettings),
         .target(name: "Dockerfile", dependencies: ["Interpolation"], swiftSettings: swiftSettings),
         .target(name: "ELF", swiftSettings: swiftSettings),
-        .target(name: "Curl", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+        .target(name: "Platform", swiftSettings: swiftSettings),
+        .target(name: "Curl", dependencies: ["CCurl", "Platform", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         .target(name: "GitSource", dependencies: [
+            "Platform",
             "CGit2", "BerthYAML", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -57,20 +63,24 @@ let package = Package(
 
         // Protocol clients and the domain.
         .target(name: "Compose", dependencies: [
+            "Platform",
             "BerthYAML", "Interpolation", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
-        .target(name: "Engine", dependencies: ["Curl", .product(name: "Logging", package: "swift-log")],
+        .target(name: "Engine", dependencies: ["Platform", "Curl", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         .target(name: "Registry", dependencies: [
+            "Platform",
             "Curl", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "Build", dependencies: [
+            "Platform",
             "Engine", "Registry", "Dockerfile", "Compose", "ELF",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "Reconcile", dependencies: [
+            "Platform",
             "Engine", "Compose", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -99,6 +109,7 @@ let package = Package(
         // GRDB and their C code were a third of the `berth` binary. Each start of `berth` relocated
         // and scanned them, and loaded libsqlite3, for commands that never use them.
         .target(name: "BerthCLI", dependencies: [
+            "Platform",
             "BerthYAML", "Compose", "Curl", "Engine", "Registry", "Dockerfile", "Build", "Reconcile",
             "GitSource", "RepoApps", "CYAML", "CCurl", "CGit2",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -128,7 +139,10 @@ let package = Package(
                               "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                               "-Xlinker", "--export-dynamic-symbol=_gnutls_global_init_skip",
                           ], .when(platforms: [.linux]))]),
-        .executableTarget(name: "berth-serve", dependencies: ["BerthServe"], swiftSettings: swiftSettings),
+        // lld for berth-serve too: ops/build-berth names swift-corelibs-foundation's archives after
+        // the others (see there), which only a linker that resolves archives in any order accepts.
+        .executableTarget(name: "berth-serve", dependencies: ["BerthServe"], swiftSettings: swiftSettings,
+                          linkerSettings: [.unsafeFlags(["-use-ld=lld"], .when(platforms: [.linux]))]),
 
         // Fuzzing: parser entry points, a libFuzzer driver (ops/fuzz) and a seeded pass in FuzzTests.
         .target(name: "FuzzTargets", dependencies: [

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Build
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 struct AuditCommand: AsyncParsableCommand {
@@ -84,17 +86,17 @@ struct AuditCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(JSONOutput(ok: findings == 0, images: reports))
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            File.standardOutput.write(data + Data("\n".utf8))
         case .text:
-            FileHandle.standardOutput.write(Data((reports.map { $0.text() }.joined(separator: "\n") + "\n").utf8))
+            File.standardOutput.write(Data((reports.map { $0.text() }.joined(separator: "\n") + "\n").utf8))
         }
         if findings > 0 {
             let what = findings == 1 ? "1 finding" : "\(findings) findings"
             if strict {
-                FileHandle.standardError.write(Data("berth audit: \(what) (--strict)\n".utf8))
+                File.standardError.write(Data("berth audit: \(what) (--strict)\n".utf8))
                 throw ExitCode(1)
             }
-            FileHandle.standardError.write(Data("berth audit: warning: \(what); the containers may not start\n".utf8))
+            File.standardError.write(Data("berth audit: warning: \(what); the containers may not start\n".utf8))
         }
     }
 }
@@ -114,7 +116,7 @@ extension BuildCommand {
             var named = report
             named.image = result.tags.first ?? result.service
             if report.isClean {
-                console.progress(result.service + " | audit: clean (\(report.elfCount) ELF, " + String(format: "%.1fs)", report.seconds))
+                console.progress(result.service + " | audit: clean (\(report.elfCount) ELF, " + Number.fixed(report.seconds, digits: 1) + "s)")
             } else {
                 console.progress(result.service + " | audit: " + (strict ? "FAILED" : "warning"))
                 console.progress(named.text())

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Curl
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 /// The `berth` root command. Each subcommand lives in its own file.
@@ -107,7 +109,7 @@ func launchOnThisThread(_ body: sending @escaping () async throws -> Void) -> Ne
 
 /// A task executor whose jobs run on the thread that calls `run()`, in the order they came.
 final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var jobs: [UnownedJob] = []
 
     func enqueue(_ job: consuming ExecutorJob) {
@@ -149,7 +151,7 @@ func fail(_ error: any Error) -> Never {
     let status = Berth.exitCode(for: error).rawValue
     let text = Berth.fullMessage(for: error)
     if !text.isEmpty {
-        if status == 0 { print(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+        if status == 0 { print(text) } else { File.standardError.write(Data((text + "\n").utf8)) }
     }
     finish(status: status)
 }

@@ -2,10 +2,13 @@ import ArgumentParser
 import Build
 import Compose
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 import Registry
 import RepoApps
+import GitSource
 
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -255,7 +258,7 @@ struct BuildCommand: AsyncParsableCommand {
 
     /// The progress line for one event off a terminal, or nil when the event prints nothing.
     static func plainLine(_ event: BuildEvent, plan: BuildPlan, width: Int, verbose: Bool) -> String? {
-        func prefix(_ service: String) -> String { service.padding(toLength: width, withPad: " ", startingAt: 0) + " | " }
+        func prefix(_ service: String) -> String { service.fitted(to: width) + " | " }
         switch event {
         case .started(let service):
             return prefix(service) + "building (\(plan.build(for: service)?.image ?? service))"
@@ -265,7 +268,7 @@ struct BuildCommand: AsyncParsableCommand {
             return verbose || line.hasPrefix("unchanged context:") ? prefix(service) + line : nil
         case .finished(let result):
             return prefix(result.service) + (result.reused ? "reused " : "built ") + shortID(result.imageID)
-                + String(format: " in %.1fs", result.seconds)
+                + " in " + Number.fixed(result.seconds, digits: 1) + "s"
         case .failed(let error):
             return error.service.map { prefix($0) + "FAILED" }
         }
@@ -307,7 +310,7 @@ struct BuildCommand: AsyncParsableCommand {
         var rows = [["SERVICE", "IMAGE ID", "TAG", "RESULT", "SECONDS"]]
         for item in plan.builds {
             if let r = report.result(for: item.service) {
-                rows.append([r.service, shortID(r.imageID), r.tags.first ?? "", r.reused ? "reused" : "built", String(format: "%.1f", r.seconds)])
+                rows.append([r.service, shortID(r.imageID), r.tags.first ?? "", r.reused ? "reused" : "built", Number.fixed(r.seconds, digits: 1)])
             } else {
                 let failure = report.failures.first { $0.service == item.service }
                 rows.append([item.service, "-", item.image, failure?.kind == .skipped ? "skipped" : "failed", "-"])
@@ -315,8 +318,8 @@ struct BuildCommand: AsyncParsableCommand {
         }
         let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
-            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            row.enumerated().map { $1.fitted(to: widths[$0]) }
+                .joined(separator: "  ").trimming(.whitespaces)
         }.joined(separator: "\n")
     }
 
@@ -388,22 +391,22 @@ extension BuildError {
         let real = errors.filter { $0.kind != .skipped }
         let list = real.isEmpty ? errors : real
         if list.count == 1 { return list[0] }
-        let text = list.map { "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ") }
+        let text = list.map { "  - " + $0.description.replacing("\n", with: "\n    ") }
         return BuildError(list[0].kind, message: "\(list.count) builds failed:\n" + text.joined(separator: "\n"))
     }
 }
 
 /// Line-atomic output from concurrent builds.
 final class Console: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private let progressToStderr: Bool
 
     init(progressToStderr: Bool) { self.progressToStderr = progressToStderr }
 
-    func progress(_ line: String) { write(line, to: progressToStderr ? FileHandle.standardError : FileHandle.standardOutput) }
-    func out(_ text: String) { write(text, to: FileHandle.standardOutput) }
+    func progress(_ line: String) { write(line, to: progressToStderr ? File.standardError : File.standardOutput) }
+    func out(_ text: String) { write(text, to: File.standardOutput) }
 
-    private func write(_ line: String, to handle: FileHandle) {
+    private func write(_ line: String, to handle: File) {
         lock.withLock { handle.write(Data((line + "\n").utf8)) }
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Curl
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 /// `--server` and `--token`: how the client commands reach a running `berth serve`.
@@ -109,16 +111,16 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runClient {
-            let path = "/api/v1/apps/\(app.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? app)/history?limit=\(limit)"
+            let path = "/api/v1/apps/\(app.addingPercentEncoding(allowing: .urlPathAllowed))/history?limit=\(limit)"
             let data = try await server.call(.get, path)
             if json { print(String(decoding: data, as: UTF8.self), terminator: ""); return }
             let history = try ServerArguments.decoder.decode(History.self, from: data)
-            let f = ISO8601DateFormatter()
+            let f = Date.ISO8601FormatStyle()
             print("RELEASES")
-            for r in history.releases { print("  \(r.id ?? 0)\t\(short(r.commit))\t\(f.string(from: r.createdAt))") }
+            for r in history.releases { print("  \(r.id ?? 0)\t\(short(r.commit))\t\(f.format(r.createdAt))") }
             print("RUNS")
             for r in history.runs {
-                print("  \(f.string(from: r.finishedAt))\t\(r.trigger)\t\(short(r.commit))\t\(r.outcome)\t\(r.changes) changes"
+                print("  \(f.format(r.finishedAt))\t\(r.trigger)\t\(short(r.commit))\t\(r.outcome)\t\(r.changes) changes"
                       + (r.releaseID.map { "\trelease \($0)" } ?? ""))
                 if let e = r.error { print("    error: \(e)") }
             }

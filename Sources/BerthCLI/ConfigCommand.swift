@@ -1,6 +1,7 @@
 import ArgumentParser
 import Compose
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// `berth config`: load compose files exactly as Docker Compose does and print the result.

@@ -2,7 +2,9 @@ import ArgumentParser
 import BerthYAML
 import Curl
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import GitSource
 import Logging
 
@@ -66,7 +68,7 @@ struct Doctor: AsyncParsableCommand {
             let tty = isatty(STDOUT_FILENO) == 1
             for check in checks {
                 let mark = check.ok ? (tty ? "\u{1B}[32m✔\u{1B}[0m" : "ok  ") : (tty ? "\u{1B}[31m✘\u{1B}[0m" : "FAIL")
-                print("\(mark) \(check.name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(check.detail)")
+                print("\(mark) \(check.name.fitted(to: 9)) \(check.detail)")
                 if let advice = check.advice, !check.ok { print("    → \(advice)") }
             }
         }

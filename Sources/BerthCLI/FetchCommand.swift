@@ -1,6 +1,8 @@
 import ArgumentParser
 import Curl
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 /// `berth fetch URL --output FILE`: a hidden debugging command that downloads through Berth's
@@ -50,16 +52,16 @@ struct FetchCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = Logger(label: "berth.fetch")
         let client = HTTPClient(configuration: .init(insecure: insecure), logger: logger)
-        let file: FileHandle
+        let file: File
         if output == "-" {
-            file = FileHandle.standardOutput
+            file = File.standardOutput
         } else {
             // open(2) rather than FileManager: /dev/null and FIFOs must be written in place.
             let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 throw ValidationError("cannot write \(output): \(String(cString: strerror(errno))); check the path and its folder")
             }
-            file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            file = File(fileDescriptor: fd, closeOnDealloc: true)
         }
 
         let start = ContinuousClock.now
@@ -89,7 +91,7 @@ struct FetchCommand: AsyncParsableCommand {
             }
         }
         guard (200..<300).contains(status) else {
-            FileHandle.standardError.write(Data("error: GET \(url) answered \(status)\n".utf8))
+            File.standardError.write(Data("error: GET \(url) answered \(status)\n".utf8))
             throw ExitCode(1)
         }
         let elapsed = ContinuousClock.now - start
@@ -101,7 +103,7 @@ struct FetchCommand: AsyncParsableCommand {
                 Stats(status: status, bytes: bytes, seconds: seconds, peakResidentBytes: Self.peakResidentBytes()))
             // With the body on stdout, the report goes to stderr.
             let line = Data((String(decoding: data, as: UTF8.self) + "\n").utf8)
-            (output == "-" ? FileHandle.standardError : FileHandle.standardOutput).write(line)
+            (output == "-" ? File.standardError : File.standardOutput).write(line)
         }
     }
 
@@ -118,7 +120,7 @@ struct FetchCommand: AsyncParsableCommand {
 
 /// Bytes written by the sink, which runs on the transfer's thread.
 private final class ByteCount: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var n: Int64 = 0
     func add(_ k: Int) { lock.withLock { n += Int64(k) } }
     var value: Int64 { lock.withLock { n } }

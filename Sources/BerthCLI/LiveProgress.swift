@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Build
 import Reconcile
 
@@ -21,27 +23,27 @@ enum LiveProgress {
             line = tty ? "  \(mark) \(outcome.action.kind.rawValue) \(outcome.action.target)"
                        : "berth: \(outcome.action.kind.rawValue) \(outcome.action.target): \(state)"
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        File.standardError.write(Data((line + "\n").utf8))
     }
 }
 
 /// `berth build` on a terminal: one line per service, redrawn in place as steps go by.
 /// Off a terminal the build prints plain `service | Step …` lines instead (see BuildCommand).
 final class BuildLiveView: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var board: BuildProgressBoard
-    private let handle: FileHandle
+    private let handle: File
     private let colour: Bool
     private var drawn = 0
 
     /// A live view when `fd` is a terminal (and TERM is not dumb); nil otherwise.
-    static func onTerminal(_ plan: BuildPlan, fd: Int32, handle: FileHandle) -> BuildLiveView? {
+    static func onTerminal(_ plan: BuildPlan, fd: Int32, handle: File) -> BuildLiveView? {
         let env = ProcessInfo.processInfo.environment
         guard isatty(fd) == 1, env["TERM"] != "dumb", env["BERTH_NO_LIVE"] == nil, !plan.builds.isEmpty else { return nil }
         return BuildLiveView(plan: plan, handle: handle, colour: env["NO_COLOR"] == nil)
     }
 
-    init(plan: BuildPlan, handle: FileHandle, colour: Bool) {
+    init(plan: BuildPlan, handle: File, colour: Bool) {
         board = BuildProgressBoard(plan: plan)
         self.handle = handle
         self.colour = colour

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 import Reconcile
 
@@ -48,7 +50,7 @@ struct LogsCommand: AsyncParsableCommand {
             let options = LogOptions(follow: follow, timestamps: timestamps, tail: tail.map(String.init))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, container) in containers.enumerated() {
-                    let label = (container.name ?? container.id).padding(toLength: width, withPad: " ", startingAt: 0)
+                    let label = (container.name ?? container.id).fitted(to: width)
                     let prefix = colour ? "\u{1B}[\(31 + index % 6)m\(label) |\u{1B}[0m " : "\(label) | "
                     group.addTask {
                         let tty = try await engine.inspectContainer(container.id).config?.tty ?? false
@@ -76,10 +78,10 @@ struct LogsCommand: AsyncParsableCommand {
 
 /// Whole lines to stdout, one write each, so concurrent streams never interleave mid-line.
 enum Output {
-    static let lock = NSLock()
+    static let lock = Lock()
     static func line(_ text: String) {
         lock.lock()
         defer { lock.unlock() }
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        File.standardOutput.write(Data((text + "\n").utf8))
     }
 }

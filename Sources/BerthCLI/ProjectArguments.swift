@@ -1,6 +1,8 @@
 import ArgumentParser
 import Compose
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 /// The compose flags every project command shares, spelled as `docker compose` spells them.
@@ -48,7 +50,7 @@ package enum Terminal {
     static var colour: Bool { stdoutIsTTY && ProcessInfo.processInfo.environment["NO_COLOR"] == nil }
 
     package static func printError(_ message: String) {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        File.standardError.write(Data("error: \(message)\n".utf8))
     }
 }
 

@@ -1,8 +1,11 @@
 import ArgumentParser
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 import Reconcile
+import Compose
 
 /// Which project a day-two command looks at: `-p NAME`, else the compose files of this folder.
 extension ProjectArguments {
@@ -84,7 +87,7 @@ struct PsCommand: AsyncParsableCommand {
         let status = c.status ?? ""
         // The list call carries health only inside Status ("Up 5 seconds (healthy)").
         let health = ["unhealthy", "healthy", "health: starting"].first { status.contains("(\($0))") }
-            .map { $0.replacingOccurrences(of: "health: ", with: "") }
+            .map { $0.replacing("health: ", with: "") }
         let ports = (c.ports ?? []).compactMap { p -> String? in
             guard let priv = p.privatePort else { return nil }
             if let pub = p.publicPort { return "\(p.ip ?? ""):\(pub)->\(priv)/\(p.type ?? "tcp")" }
@@ -99,7 +102,7 @@ struct PsCommand: AsyncParsableCommand {
     static func format(_ table: [[String]]) -> String {
         let widths = (0..<(table.first?.count ?? 0)).map { col in table.map { $0[col].count }.max() ?? 0 }
         return table.map { row in
-            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.fitted(to: widths[i]) }
                 .joined(separator: "  ")
         }.joined(separator: "\n")
     }

@@ -2,7 +2,9 @@ import ArgumentParser
 import Build
 import Curl
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 import Registry
 
@@ -82,8 +84,8 @@ struct PushCommand: AsyncParsableCommand {
         if let username {
             var password = ""
             if passwordStdin {
-                let data = FileHandle.standardInput.readDataToEndOfFile()
-                password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+                let data = File.standardInput.readDataToEndOfFile()
+                password = String(decoding: data, as: UTF8.self).trimming(.newlines)
             }
             explicit = Credentials(username: username, password: password)
         }
@@ -119,9 +121,9 @@ struct PushCommand: AsyncParsableCommand {
             print(String(decoding: try encoder.encode(out), as: UTF8.self))
         case .text:
             print("pushed \(result.pinnedReference)\(result.fromRecord ? " (from the cache: nothing exported)" : "")")
-            print(String(format: "  %d uploaded (%.1f MB), %d mounted, %d already there; %d of %d layers compressed; %.2f s",
-                result.blobsUploaded, Double(result.bytesUploaded) / 1e6, result.blobsMounted, result.blobsSkipped,
-                result.layersCompressed, result.layers.count, seconds))
+            print("  \(result.blobsUploaded) uploaded (\(Number.fixed(Double(result.bytesUploaded) / 1e6, digits: 1)) MB), "
+                + "\(result.blobsMounted) mounted, \(result.blobsSkipped) already there; "
+                + "\(result.layersCompressed) of \(result.layers.count) layers compressed; \(Number.fixed(seconds, digits: 2)) s")
         }
     }
 }

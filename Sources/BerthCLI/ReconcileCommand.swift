@@ -2,10 +2,13 @@ import ArgumentParser
 import Build
 import Compose
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 import Reconcile
 import RepoApps
+import GitSource
 
 struct ReconcileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -238,7 +241,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     }
 
     static func seconds(_ d: Duration) -> String {
-        String(format: "%.1fs", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+        Number.fixed(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, digits: 1) + "s"
     }
 }
 

@@ -1,5 +1,7 @@
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 import Reconcile
 
@@ -14,7 +16,7 @@ extension ReconcileCommand {
         let prune = target.prune && services.isEmpty
         let (stack, actual) = try await reconciler.read(target.compose, context: target.context, prune: prune)
         for warning in stack.warnings {
-            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            File.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         try reconciler.validate(stack, actual: actual)
         let planner = SwarmPlanner(options: .init(prune: prune))

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import GitSource
 import Logging
 
@@ -39,9 +40,9 @@ struct RepoArguments: ParsableArguments {
 
     func checkout(logger: Logger) async throws -> Checkout? {
         guard let repo else { return nil }
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         let fm = FileManager.default
-        if fm.fileExists(atPath: repo, isDirectory: &isDirectory), isDirectory.boolValue,
+        if fm.fileExists(atPath: repo, isDirectory: &isDirectory), isDirectory,
            !fm.fileExists(atPath: repo + "/.git"), !fm.fileExists(atPath: repo + "/HEAD") {
             if ref != nil { throw CLIError("--ref needs a git repo, and \(repo) is a plain folder") }
             let root = URL(fileURLWithPath: repo).standardizedFileURL

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One line on `berth serve`, for `berth --help` and berth-serve's own help.
 package let serveAbstract = "Keep this host converged to a GitOps repo: poll, webhook, self-heal, HTTP API."

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where Berth keeps git mirrors, snapshots, the blob cache and its database.
 package enum StateDirectory {

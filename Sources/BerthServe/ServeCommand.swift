@@ -9,6 +9,7 @@ import Registry
 import Server
 import ServiceLifecycle
 import Store
+import UnixSignals
 
 /// `berth serve`, run as the `berth-serve` executable (`berth` execs it; see BerthCLI's `ServeLauncher`).
 public struct ServeCommand: AsyncParsableCommand {

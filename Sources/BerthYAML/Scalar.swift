@@ -9,12 +9,13 @@ public enum ScalarValue: Sendable, Equatable {
     static func formatDouble(_ d: Double) -> String {
         if d.isNaN { return ".nan" }
         if d.isInfinite { return d < 0 ? "-.inf" : ".inf" }
-        if d == d.rounded(), abs(d) < 1e15 { return String(format: "%.1f", d) }
+        if d == d.rounded(), abs(d) < 1e15 { return (d == 0 && d.sign == .minus ? "-" : "") + "\(Int(d)).0" }
         return String(d)
     }
 }
 
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension YAMLNode {
     /// Typed value of a scalar. Quoted and block scalars are always strings; plain scalars

@@ -1,5 +1,7 @@
 import ELF
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// A regular file of a layer: its size and, for ELF files, what the loader needs to know.
 struct LayerFile: Sendable {
@@ -103,7 +105,7 @@ final class SaveArchiveReader {
         switch header.kind {
         case .symlink:
             // `docker save` links a layer shared twice to its first copy.
-            let dir = (header.path as NSString).deletingLastPathComponent
+            let dir = Path.deletingLastComponent(header.path)
             links[header.path] = TarStreamParser.normalize(
                 header.linkTarget.hasPrefix("/") ? header.linkTarget : dir + "/" + header.linkTarget)
             return nil
@@ -175,7 +177,7 @@ final class SaveArchiveReader {
             info.append(AuditLayer(index: i, diffID: i < diffIDs.count ? diffIDs[i] : nil,
                                    createdBy: i < steps.count ? steps[i].created_by : nil))
         }
-        let digest = (manifest.Config as NSString).lastPathComponent.replacingOccurrences(of: ".json", with: "")
+        let digest = Path.lastComponent(manifest.Config).replacing(".json", with: "")
         return SavedImage(configDigest: "sha256:" + digest, config: config, layers: ordered, layerInfo: info,
                           bytesRead: bytesRead)
     }
@@ -331,7 +333,7 @@ private final class ELFSink: TarEntrySink {
     private var state: State = .sniffing
 
     enum State {
-        case sniffing, skipping, memory([UInt8]), disk(FileHandle, URL)
+        case sniffing, skipping, memory([UInt8]), disk(File, URL)
     }
 
     init(path: String, record: LayerFile, spool: URL, done: @escaping (String, LayerFile) -> Void) {
@@ -371,7 +373,7 @@ private final class ELFSink: TarEntrySink {
                 guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
                     throw TarFormatError(message: "cannot create a spool file in \(spool.path) to read \(path)")
                 }
-                let handle = try FileHandle(forWritingTo: url)
+                let handle = try File(forWritingTo: url)
                 try handle.write(contentsOf: magic)
                 try handle.write(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[need...]))
                 state = .disk(handle, url)

@@ -1,5 +1,6 @@
 import ELF
-import Foundation
+import FoundationEssentials
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -120,7 +121,7 @@ struct AuditChecker {
         var seen: Set<String> = []
         func read(_ path: String, depth: Int) {
             guard depth < 8, let file = fs.regularFile(path), seen.insert(file.path).inserted, let text = file.file.text else { return }
-            let base = (file.path as NSString).deletingLastPathComponent
+            let base = Path.deletingLastComponent(file.path)
             for rawLine in text.split(whereSeparator: \.isNewline) {
                 var line = Substring(rawLine)
                 if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
@@ -166,7 +167,7 @@ struct AuditChecker {
     static func muslPath(_ fs: ImageFilesystem, arch: String) -> [String] {
         if let f = fs.regularFile("/etc/ld-musl-\(arch).path"), let text = f.file.text {
             return text.split(whereSeparator: { $0 == "\n" || $0 == ":" }).map {
-                $0.trimmingCharacters(in: .whitespaces)
+                $0.trimming(.whitespaces)
             }.filter { !$0.isEmpty }
         }
         return ["/lib", "/usr/local/lib", "/usr/lib"]
@@ -193,7 +194,7 @@ struct AuditChecker {
     }
 
     static func flavor(ofInterpreter interp: String) -> Flavor? {
-        let base = (interp as NSString).lastPathComponent
+        let base = Path.lastComponent(interp)
         if base.hasPrefix("ld-musl") { return .musl }
         if base.hasPrefix("ld-linux") || base.hasPrefix("ld64.so") || base.hasPrefix("ld.so") { return .glibc }
         return nil
@@ -258,7 +259,7 @@ struct AuditChecker {
                     return max.map(String.init).joined(separator: ".")
                 }
             }
-            let name = (f.path as NSString).lastPathComponent
+            let name = Path.lastComponent(f.path)
             if name.hasPrefix("libc-"), name.hasSuffix(".so") {
                 return String(name.dropFirst(5).dropLast(3))
             }
@@ -277,7 +278,7 @@ struct AuditChecker {
     func inheritedRpath(of o: Object, objects: [Object], neededBy: [String: [Int]]) -> [String] {
         var dirs: [String] = []
         var seen: Set<Int> = []
-        var names = [(o.path as NSString).lastPathComponent]
+        var names = [Path.lastComponent(o.path)]
         if let soname = o.elf.soname { names.append(soname) }
         var frontier = names.flatMap { neededBy[$0] ?? [] }
         var depth = 0
@@ -286,9 +287,9 @@ struct AuditChecker {
             for i in frontier where seen.insert(i).inserted {
                 let parent = objects[i]
                 guard parent.elf.runpath.isEmpty else { continue }
-                let origin = (parent.path as NSString).deletingLastPathComponent
+                let origin = Path.deletingLastComponent(parent.path)
                 dirs += parent.elf.rpath.map { ELFFile.expandOrigin($0, origin: origin) }
-                var parentNames = [(parent.path as NSString).lastPathComponent]
+                var parentNames = [Path.lastComponent(parent.path)]
                 if let soname = parent.elf.soname { parentNames.append(soname) }
                 next += parentNames.flatMap { neededBy[$0] ?? [] }
             }
@@ -301,7 +302,7 @@ struct AuditChecker {
     private func check(_ o: Object, cache: inout [String: Resolved?], inherited: () -> [String]) -> [AuditFinding] {
         var findings: [AuditFinding] = []
         let elf = o.elf
-        let origin = (o.path as NSString).deletingLastPathComponent
+        let origin = Path.deletingLastComponent(o.path)
         func finding(_ kind: AuditFinding.Kind, _ missing: String, _ message: String) {
             findings.append(AuditFinding(kind: kind, path: o.path, missing: missing, message: message, layer: layer(o.node)))
         }
@@ -353,7 +354,7 @@ struct AuditChecker {
             dirs += ldLibraryPath.map { ELFFile.expandOrigin($0, origin: origin) }
             dirs += (elf.rpath + elf.runpath).map { ELFFile.expandOrigin($0, origin: origin) }
             let arch = elf.interpreter.map { i -> String in
-                let base = (i as NSString).lastPathComponent
+                let base = Path.lastComponent(i)
                 return String(base.dropFirst("ld-musl-".count).prefix { $0 != "." })
             } ?? Self.muslArch(elf.machine)
             dirs += Self.muslPath(fs, arch: arch)

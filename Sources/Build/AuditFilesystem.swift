@@ -1,5 +1,6 @@
 import ELF
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The final filesystem of an image, as the union of its layers: a tree of names that never
 /// touches the host. Paths are resolved the way the kernel would inside the container: absolute

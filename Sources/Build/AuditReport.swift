@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// A layer of the audited image: position, content digest and the build step that made it.
 public struct AuditLayer: Sendable, Codable, Equatable {
@@ -38,9 +40,9 @@ public struct AuditLayer: Sendable, Codable, Equatable {
 
     /// The classic builder records `/bin/sh -c #(nop) COPY …`; people wrote `COPY …`.
     static func step(_ createdBy: String) -> String {
-        var s = createdBy.trimmingCharacters(in: .whitespaces)
+        var s = createdBy.trimming(.whitespaces)
         if s.hasPrefix("/bin/sh -c #(nop) ") {
-            s = String(s.dropFirst("/bin/sh -c #(nop) ".count)).trimmingCharacters(in: .whitespaces)
+            s = String(s.dropFirst("/bin/sh -c #(nop) ".count)).trimming(.whitespaces)
         } else if s.hasPrefix("/bin/sh -c ") {
             s = "RUN " + s.dropFirst("/bin/sh -c ".count)
         }
@@ -158,7 +160,7 @@ public struct AuditReport: Sendable, Codable, Equatable {
         }
         let findingsText = findings.count == 1 ? "1 finding" : "\(findings.count) findings"
         lines.append("checked \(filesChecked) files, \(elfCount) ELF (\(staticCount) static), \(findingsText) in "
-                     + String(format: "%.2f s", seconds) + (source == .cache ? " (cached)" : ""))
+                     + Number.fixed(seconds, digits: 2) + " s" + (source == .cache ? " (cached)" : ""))
         return lines.joined(separator: "\n")
     }
 }

@@ -6,7 +6,8 @@
 // their headers and dynamic sections are touched. Anything unexpected falls back to the export.
 
 import ELF
-import Foundation
+import FoundationEssentials
+import Platform
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,9 +58,9 @@ struct StorageHistoryEntry: Decodable, Sendable {
     /// Whether the step made a layer. The endpoint has no `empty_layer`; the classic builder's
     /// metadata steps are `#(nop)` lines other than COPY and ADD.
     var makesLayer: Bool {
-        let text = (CreatedBy ?? "").trimmingCharacters(in: .whitespaces)
-        guard let nop = text.range(of: "#(nop)") else { return true }
-        let rest = text[nop.upperBound...].trimmingCharacters(in: .whitespaces)
+        let text = (CreatedBy ?? "").trimming(.whitespaces)
+        guard let nop = text.firstRange(of: "#(nop)") else { return true }
+        let rest = text[nop.upperBound...].trimming(.whitespaces)
         return rest.hasPrefix("COPY") || rest.hasPrefix("ADD")
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One entry of a tar stream, after PAX and GNU long-name records were applied.
 struct TarEntryHeader {

@@ -4,7 +4,10 @@
 
 import Curl
 import Engine
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 import Synchronization
 
@@ -180,9 +183,7 @@ public struct ImageAuditor: Sendable {
     }
 
     static func pathSegment(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~:@/")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+        s.addingPercentEncoding(allowing: CharacterClass.alphanumerics.union(CharacterClass(charactersIn: "-._~:@/")))
     }
 
     /// Audits a `docker save` archive arriving as chunks (the engine's export, or a file).
@@ -212,7 +213,7 @@ public struct ImageAuditor: Sendable {
     /// Audits a `docker save` archive on disk (e.g. `docker save -o image.tar`).
     public func audit(archiveFile path: String, name: String? = nil) async throws(BuildError) -> AuditReport {
         let label = name ?? path
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        guard let handle = File(forReadingAtPath: path) else {
             throw BuildError(.audit, location: path, message: "cannot open the image archive", hint: "check the path")
         }
         defer { try? handle.close() }
@@ -250,10 +251,10 @@ public struct ImageAuditor: Sendable {
 /// A file read in 1 MiB chunks as an async sequence.
 struct FileChunks: AsyncSequence, Sendable {
     typealias Element = Data
-    let handle: FileHandle
+    let handle: File
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        let handle: FileHandle
+        let handle: File
         mutating func next() async throws -> Data? {
             let d = try handle.read(upToCount: 1 << 20) ?? Data()
             return d.isEmpty ? nil : d

@@ -60,7 +60,7 @@ public struct BuildError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Several errors found in one pass (e.g. every bad Dockerfile), reported together.
     static func combined(_ errors: [BuildError]) -> BuildError {
         if errors.count == 1 { return errors[0] }
-        let text = errors.map { "  - " + $0.description.replacingOccurrences(of: "\n", with: "\n    ") }
+        let text = errors.map { "  - " + $0.description.replacing("\n", with: "\n    ") }
         return BuildError(errors.first?.kind ?? .invalidRequest,
                           message: "\(errors.count) problems:\n" + text.joined(separator: "\n"))
     }

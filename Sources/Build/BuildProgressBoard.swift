@@ -2,7 +2,9 @@
 // step, then its outcome. Pure (no terminal I/O), so the rendering is testable; BerthCLI
 // draws the rows in place.
 
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// One row per planned service, updated from `BuildEvent`s.
 public struct BuildProgressBoard: Sendable, Equatable {
@@ -78,7 +80,7 @@ public struct BuildProgressBoard: Sendable, Equatable {
         let nameWidth = rows.map(\.service.count).max() ?? 0
         return rows.map { row in
             let (mark, markColour, text) = Self.describe(row)
-            let name = row.service.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            let name = row.service.fitted(to: nameWidth)
             let plain = "\(mark) \(name)  \(text)"
             let line = Self.truncate(plain, to: max(width, 10))
             guard colour, let markColour else { return line }
@@ -95,7 +97,7 @@ public struct BuildProgressBoard: Sendable, Equatable {
             return ("…", "36", step.map(Self.compactStep) ?? "sending the context (\(row.image))")
         case .done(let id, let seconds, let reused):
             let short = id.hasPrefix("sha256:") ? String(id.dropFirst(7).prefix(12)) : String(id.prefix(12))
-            return ("✔", "32", "\(reused ? "reused" : "built") \(short) \(row.image) " + String(format: "in %.1fs", seconds))
+            return ("✔", "32", "\(reused ? "reused" : "built") \(short) \(row.image) " + "in " + Number.fixed(seconds, digits: 1) + "s")
         case .failed(let message):
             return ("✘", "31", "FAILED: " + (message.split(separator: "\n").first.map(String.init) ?? message))
         case .skipped:
@@ -105,9 +107,9 @@ public struct BuildProgressBoard: Sendable, Equatable {
 
     /// `Step 3/5 : RUN gcc -O2 …` → `[3/5] RUN gcc -O2 …`.
     public static func compactStep(_ text: String) -> String {
-        guard text.hasPrefix("Step "), let colon = text.range(of: " : ") else { return text }
+        guard text.hasPrefix("Step "), let colon = text.firstRange(of: " : ") else { return text }
         let numbers = text[text.index(text.startIndex, offsetBy: 5)..<colon.lowerBound]
-        return "[\(numbers)] " + text[colon.upperBound...].replacingOccurrences(of: "\n", with: " ")
+        return "[\(numbers)] " + text[colon.upperBound...].replacing("\n", with: " ")
     }
 
     static func truncate(_ line: String, to width: Int) -> String {

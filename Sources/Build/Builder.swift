@@ -7,7 +7,10 @@ import Crypto
 import Dockerfile
 import Curl
 import Engine
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Platform
+import Glibc
 import Synchronization
 import Logging
 import Registry
@@ -214,11 +217,11 @@ public struct Builder: Sendable {
         }
         var out: [String: String] = [:]
         for (image, line) in steps {
-            guard line.hasPrefix("Step "), let colon = line.range(of: " : ") else { continue }
+            guard line.hasPrefix("Step "), let colon = line.firstRange(of: " : ") else { continue }
             let numbers = line[line.index(line.startIndex, offsetBy: 5)..<colon.lowerBound].split(separator: "/")
             guard let first = numbers.first, let n = Int(first), n >= 1, n <= parsed.instructions.count else { continue }
             let instruction = parsed.instructions[n - 1]
-            let written = line[colon.upperBound...].trimmingCharacters(in: .whitespaces)
+            let written = line[colon.upperBound...].trimming(.whitespaces)
             guard written.lowercased().hasPrefix(instruction.keyword.lowercased()) else { continue }
             let where_ = stageOf[n - 1]
             let stageText = where_.name.map { "stage \($0)" } ?? "stage \(where_.index)"
@@ -271,7 +274,7 @@ public struct Builder: Sendable {
         text += "target \(item.target ?? "")\n"
         for (key, value) in item.labels.sorted(by: { $0.key < $1.key }) { text += "label \(key)=\(value)\n" }
         for id in baseImageIDs { text += "base \(id)\n" }
-        return "sha256:" + SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return "sha256:" + Hex.string(SHA256.hash(data: Data(text.utf8)))
     }
 
     /// The newest local image carrying the build key.
@@ -348,9 +351,7 @@ public struct Builder: Sendable {
     }
 
     static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        Date.ISO8601FormatStyle().format(date)
     }
 }
 
@@ -408,7 +409,7 @@ struct BuildStreamReader {
     }
 
     private mutating func handle(_ line: String) {
-        if line.hasPrefix("Step "), let colon = line.range(of: " : ") {
+        if line.hasPrefix("Step "), let colon = line.firstRange(of: " : ") {
             stepOutput = []
             rawStep = line
             // "Step 3/9 : RUN …" → numbers as the Dockerfile has them.
@@ -425,10 +426,10 @@ struct BuildStreamReader {
         }
         // The builder's own bookkeeping says nothing the user needs.
         if line.hasPrefix(" ---> ") {
-            let word = line.dropFirst(6).trimmingCharacters(in: .whitespaces)
+            let word = line.dropFirst(6).trimming(.whitespaces)
             // After a FROM step the ID is the base image, which is not this build's to list.
             var isFrom = false
-            if let step = currentStep, let separator = step.range(of: " : ") {
+            if let step = currentStep, let separator = step.firstRange(of: " : ") {
                 isFrom = step[separator.upperBound...].uppercased().hasPrefix("FROM ")
             }
             if !isFrom, word.count >= 12, word.allSatisfy(\.isHexDigit), !stepImages.contains(word) {
@@ -441,14 +442,14 @@ struct BuildStreamReader {
             return
         }
         if line.hasPrefix("Successfully built "), imageID == nil {
-            let short = line.dropFirst("Successfully built ".count).trimmingCharacters(in: .whitespaces)
+            let short = line.dropFirst("Successfully built ".count).trimming(.whitespaces)
             imageID = short
         }
         record(line)
     }
 
     private mutating func record(_ line: String) {
-        if line.trimmingCharacters(in: .whitespaces).isEmpty { return }
+        if line.trimming(.whitespaces).isEmpty { return }
         stepOutput.append(line)
         if stepOutput.count > Self.keptLines { stepOutput.removeFirst(stepOutput.count - Self.keptLines) }
         progress(.output(service: service, line: line))

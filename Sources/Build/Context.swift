@@ -1,3 +1,4 @@
+import Platform
 // The build context as a deterministic tar: the same tree always gives the same bytes, so its
 // digest says whether a build is needed. Entries are in sorted walk order with mtime 0 and
 // owner 0:0; modes are kept; symlinks stay symlinks but may not point outside the context.
@@ -373,19 +374,12 @@ private final class TarOutput {
         if close(fd) != 0 {
             throw BuildContextError(location: path, message: "cannot close the context tar: \(errnoText())")
         }
-        digest = "sha256:" + hasher.finalize().map { String(format2hex: $0) }.joined()
+        digest = "sha256:" + Hex.string(hasher.finalize())
     }
 
     func abandon() {
         if !closed { close(fd); closed = true }
         unlink(path)
-    }
-}
-
-fileprivate extension String {
-    init(format2hex byte: UInt8) {
-        let digits = Array("0123456789abcdef".utf8)
-        self = String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
     }
 }
 

@@ -1,6 +1,7 @@
 import Curl
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import Registry
 

@@ -5,7 +5,8 @@
 import Compose
 import Dockerfile
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 import Registry
 
 /// What `berth build` was asked to do, beyond the compose files.

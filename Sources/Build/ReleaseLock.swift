@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// The release lock `berth build` writes and `berth reconcile --release` deploys exactly:
 /// `{"app": …, "commit": …, "services": {"web": {"image": "repo@sha256:…"}}}`.
@@ -42,7 +44,7 @@ public struct ReleaseLock: Codable, Sendable, Equatable {
         do {
             try encoded().write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw BuildError(.output, location: path, message: "cannot write the release lock: \(error.localizedDescription)",
+            throw BuildError(.output, location: path, message: "cannot write the release lock: \(errorText(error))",
                              hint: "Check that the directory exists and is writable.")
         }
     }

@@ -1,5 +1,6 @@
 import BerthYAML
-import Foundation
+import FoundationEssentials
+import Glibc
 import Interpolation
 
 /// Turns every short syntax into its long form so the rest of Berth sees one shape.

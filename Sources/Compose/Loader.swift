@@ -1,5 +1,7 @@
 import BerthYAML
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Interpolation
 import Logging
 
@@ -23,8 +25,8 @@ public enum ProjectLoader {
         var envFiles = options.envFiles.map { Paths.absolute($0, base: cwd) }
         if envFiles.isEmpty {
             let dotEnv = projectDirectory + "/.env"
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: dotEnv, isDirectory: &isDirectory), !isDirectory.boolValue {
+            var isDirectory = false
+            if FileManager.default.fileExists(atPath: dotEnv, isDirectory: &isDirectory), !isDirectory {
                 envFiles = [dotEnv]
             }
         }
@@ -72,7 +74,7 @@ public enum ProjectLoader {
 
         var profiles = options.profiles
         if profiles.isEmpty, let fromEnv = env["COMPOSE_PROFILES"] {
-            profiles = fromEnv.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            profiles = fromEnv.split(separator: ",").map { $0.trimming(.whitespaces) }.filter { !$0.isEmpty }
         }
         document = try Selection.apply(document, profiles: profiles, services: options.services)
         try Checks.validate(document)

@@ -1,5 +1,7 @@
 import BerthYAML
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// Builds the typed model from the canonical document, checking values the schema cannot
 /// (durations, byte sizes, numbers given as strings).
@@ -384,7 +386,7 @@ extension Project {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+                if c.value < 0x20 { out += "\\u" + Hex.padded(c.value, width: 4) } else { out.unicodeScalars.append(c) }
             }
         }
         return out + "\""

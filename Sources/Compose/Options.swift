@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What to load: the `docker compose` flags and environment that shape a project.
 public struct ProjectOptions: Sendable {

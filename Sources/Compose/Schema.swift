@@ -1,5 +1,6 @@
 import BerthYAML
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// A parsed JSON value: the schema's leaves (types, enums, names), read as they are reached.
@@ -845,14 +846,24 @@ struct SchemaPattern: Sendable {
         return false
     }
 
-    private static let regexCache = Mutex<[String: NSRegularExpression]>([:])
+    /// Compiled patterns: a Regex is not Sendable, so the cache holds them boxed.
+    private final class CompiledPattern: @unchecked Sendable {
+        let regex: Regex<AnyRegexOutput>?
+        init(_ pattern: String) { regex = (try? Regex(pattern))?.matchingSemantics(.unicodeScalar) }
+    }
 
+    private static let regexCache = Mutex<[String: CompiledPattern]>([:])
+
+    /// The schema's patterns are ECMA-262 (JSON Schema); Swift's Regex reads the ones the
+    /// compose schema has. One it cannot compile matches nothing.
     private static func regexMatches(_ text: String, _ pattern: String) -> Bool {
-        let cached = regexCache.withLock { $0[pattern] }
-        guard let regex = cached ?? (try? NSRegularExpression(pattern: pattern)) else {
-            return text.range(of: pattern, options: .regularExpression) != nil
+        let compiled = regexCache.withLock { cache in
+            if let hit = cache[pattern] { return hit }
+            let fresh = CompiledPattern(pattern)
+            cache[pattern] = fresh
+            return fresh
         }
-        if cached == nil { regexCache.withLock { $0[pattern] = regex } }
-        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        guard let regex = compiled.regex else { return false }
+        return (try? regex.firstMatch(in: text)) != nil
     }
 }

@@ -95,4 +95,5 @@ public enum Units {
     }
 }
 
-import Foundation
+import FoundationEssentials
+import Glibc

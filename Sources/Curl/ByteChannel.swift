@@ -1,10 +1,12 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import Platform
 
 /// A bounded queue of byte chunks between a curl thread and Swift tasks. Either side may block
 /// (curl threads) or await (tasks). The bound gives back-pressure, so a multi-GB body moves
 /// through a few MB of memory.
 final class ByteChannel: @unchecked Sendable {
-    private let cond = NSCondition()
+    private let cond = Condition()
     private var chunks: [Data] = []
     private var headIndex = 0
     private var buffered = 0

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import Platform
 import Logging
 
 /// The HTTP client everything in Berth uses: libcurl underneath, each transfer on its own
@@ -145,7 +147,7 @@ public final class HTTPClient: Sendable {
 
 /// Resumes a continuation at most once (the head may be known early or only at the end).
 private final class Once: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var continuation: CheckedContinuation<HTTPResponseHead, any Error>?
     init(_ c: CheckedContinuation<HTTPResponseHead, any Error>) { continuation = c }
     func resume(with result: Result<HTTPResponseHead, any Error>) {
@@ -160,7 +162,7 @@ private final class Once: @unchecked Sendable {
 
 /// Collects a body on the curl thread, bounded.
 private final class Collector: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var data = Data()
     let limit: Int
     let target: String

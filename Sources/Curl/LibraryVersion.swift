@@ -1,5 +1,6 @@
 import CCurl
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The libcurl this process uses, for `berth doctor`. Berth does not link libcurl: it opens it
 /// with dlopen on the first request (see Sources/CCurl/curl_dlopen.c), so commands that make no

@@ -1,5 +1,7 @@
 import CCurl
-import Foundation
+import FoundationEssentials
+import Glibc
+import Platform
 import Logging
 
 /// libcurl's global state, set up once before the first handle is made (after
@@ -28,7 +30,7 @@ final class EasyHandle {
 /// Idle easy handles. A reused handle keeps its connection cache, so requests to the same
 /// server (registry over TLS, the engine socket) reuse connections.
 final class HandlePool: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var idle: [EasyHandle] = []
     private let maxIdle = 8
 
@@ -81,20 +83,20 @@ private final class FileSource: BodySource {
         var st = stat()
         if fstat(fd, &st) != 0 {
             let e = POSIXError.current(path)
-            Foundation.close(fd)
+            Glibc.close(fd)
             throw e
         }
         length = Int64(st.st_size)
     }
     func read(into buffer: UnsafeMutableRawPointer, max: Int) throws -> Int {
         while true {
-            let n = Foundation.read(fd, buffer, max)
+            let n = Glibc.read(fd, buffer, max)
             if n >= 0 { return n }
             if errno == EINTR { continue }
             throw POSIXError.current(path)
         }
     }
-    func close() { Foundation.close(fd) }
+    func close() { Glibc.close(fd) }
 }
 
 private struct POSIXError: Error, CustomStringConvertible {
@@ -163,7 +165,7 @@ final class Transfer: @unchecked Sendable {
     /// Called once on the curl thread at the end.
     var onComplete: ((Result<HTTPResponseHead, any Error>) -> Void)?
 
-    private let cancelLock = NSLock()
+    private let cancelLock = Lock()
     private var cancelledFlag = false
     private var streamChannel: ByteChannel?
     var isCancelled: Bool { cancelLock.withLock { cancelledFlag } }
@@ -192,15 +194,19 @@ final class Transfer: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
+        let started = startThread { [self] in
             let result = perform()
             onComplete?(result)
             onHead = nil
             onData = nil
             onComplete = nil
         }
-        thread.name = "berth-curl"
-        thread.start()
+        if !started {
+            onComplete?(.failure(fail(.transport(code: 0), "cannot start a thread for the request (pthread_create failed: out of memory or thread limits)")))
+            onHead = nil
+            onData = nil
+            onComplete = nil
+        }
     }
 
     private var target: String { request.redactedTarget }
@@ -299,7 +305,7 @@ final class Transfer: @unchecked Sendable {
 
         var sawExpect = false
         for (name, value) in request.headers {
-            if name.caseInsensitiveCompare("Expect") == .orderedSame { sawExpect = true }
+            if name.lowercased() == "expect" { sawExpect = true }
             // "Name;" is curl's way of sending a header with an empty value.
             slist = curl_slist_append(slist, value.isEmpty ? "\(name);" : "\(name): \(value)")
         }

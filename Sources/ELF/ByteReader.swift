@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Bounds-checked reads from a byte buffer. Offsets come straight from untrusted headers, so
 /// every read checks the range first and all arithmetic on them is overflow-checked.

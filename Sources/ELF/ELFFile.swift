@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What the dynamic loader needs to know about an ELF file: its kind, interpreter, the
 /// libraries it needs and where it looks for them, and the symbol versions it needs and
@@ -455,7 +456,7 @@ extension ELFFile {
     /// directory holding the object.
     public static func expandOrigin(_ entry: String, origin: String) -> String {
         guard entry.contains("$") else { return entry }
-        return entry.replacingOccurrences(of: "${ORIGIN}", with: origin).replacingOccurrences(of: "$ORIGIN", with: origin)
+        return entry.replacing("${ORIGIN}", with: origin).replacing("$ORIGIN", with: origin)
     }
 
     /// `GLIBC_2.34` → [2, 34]; nil for other names (`GLIBC_PRIVATE`, `GCC_3.0`).

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Writes a `ServiceSpec` as `JSONEncoder` with `[.sortedKeys, .withoutEscapingSlashes]` does,
 /// byte for byte, without `Codable`: the spec hash of every desired service is taken on each

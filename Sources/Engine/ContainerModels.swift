@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 // Types of the Engine API v1.41 (field names as in moby's docs/api/v1.41.yaml), limited to
 // what Berth reads or sets. Unknown fields are ignored; nil fields are not sent.

@@ -1,5 +1,7 @@
 import Curl
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 /// Docker Engine API client (v1.41, or the engine's version when lower, down to 1.40).
@@ -237,7 +239,7 @@ public final class EngineClient: Sendable {
     static func engineMessage(_ body: Data) -> String {
         struct Message: Decodable { var message: String }
         if let m = try? JSONDecoder().decode(Message.self, from: body) { return m.message }
-        let text = String(decoding: body.prefix(2000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: body.prefix(2000), as: UTF8.self).trimming(.whitespacesAndNewlines)
         return text.isEmpty ? "(no message)" : text
     }
 
@@ -292,7 +294,7 @@ public final class EngineClient: Sendable {
 }
 
 private final class VersionCache: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var answer: String?
     private var pending: Task<String, any Error>?
 

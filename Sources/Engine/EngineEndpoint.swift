@@ -1,5 +1,7 @@
 import Curl
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// Where the Docker Engine listens, resolved the way the docker CLI does.
 public struct EngineEndpoint: Sendable, Equatable, CustomStringConvertible {
@@ -46,8 +48,8 @@ public struct EngineEndpoint: Sendable, Equatable, CustomStringConvertible {
         guard let host = set("DOCKER_HOST") else { return .default }
         let verify = set("DOCKER_TLS_VERIFY") != nil
         let useTLS = verify || set("DOCKER_TLS") != nil
-        let home = environment["HOME"] ?? NSHomeDirectory()
-        let certPath = set("DOCKER_CERT_PATH") ?? (home as NSString).appendingPathComponent(".docker")
+        let home = environment["HOME"] ?? homeDirectory()
+        let certPath = set("DOCKER_CERT_PATH") ?? Path.appending(home, ".docker")
         do {
             return try parse(host: host, tls: useTLS, verify: verify, certPath: certPath)
         } catch {
@@ -104,7 +106,7 @@ public struct EngineEndpoint: Sendable, Equatable, CustomStringConvertible {
             if let certPath {
                 let fm = FileManager.default
                 func file(_ name: String) -> String? {
-                    let p = (certPath as NSString).appendingPathComponent(name)
+                    let p = Path.appending(certPath, name)
                     return fm.fileExists(atPath: p) ? p : nil
                 }
                 t.caFile = file("ca.pem")

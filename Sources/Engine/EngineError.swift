@@ -1,5 +1,6 @@
 import Curl
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A failed Docker Engine call: the engine's answer, or why no answer came.
 public struct EngineError: Error, CustomStringConvertible, Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A forward-only reader of JSON bytes that reads the fields its caller asks for and skips the
 /// rest without building anything. For engine answers of which a caller needs a few fields:

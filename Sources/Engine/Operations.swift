@@ -1,5 +1,7 @@
 import Curl
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 // MARK: system
 
@@ -382,7 +384,7 @@ extension EngineClient {
 }
 
 private final class ImageIDBox: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var id: String?
     func set(_ v: String) { lock.withLock { id = v } }
     var value: String? { lock.withLock { id } }

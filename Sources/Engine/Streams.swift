@@ -1,5 +1,6 @@
 import Curl
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Newline-delimited JSON values from a streaming response (events, pull and build progress).
 public struct JSONLines<Element: Decodable & Sendable>: AsyncSequence, Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 // Slim reads of engine answers for planning: the few fields a plan looks at, read with
 // `JSONScanner` instead of decoding whole models, and the raw JSON kept where the full model

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 // Swarm types of the Engine API v1.41 (ServiceSpec, TaskSpec, Task, Secret, Config), field
 // names as in moby's docs/api/v1.41.yaml. Every field is optional so a spec can be built up

@@ -1,5 +1,6 @@
 import Curl
-import Foundation
+import FoundationEssentials
+import Glibc
 
 // MARK: swarm
 

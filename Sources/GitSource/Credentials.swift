@@ -1,6 +1,8 @@
 import CGit2
 import Crypto
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// How to authenticate to a remote and which servers to trust. Its description never shows a
 /// secret.
@@ -78,7 +80,7 @@ public struct GitRemote: Sendable, Hashable, CustomStringConvertible {
 enum GitURL {
     /// Hides a password in `scheme://user:password@host/…`.
     static func redacted(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return url }
+        guard let schemeEnd = url.firstRange(of: "://") else { return url }
         let rest = url[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = rest[..<authorityEnd]
@@ -128,7 +130,7 @@ enum KnownHosts {
         var sawOtherKeyOfType = false
         var trusted = false
         for rawLine in text.split(whereSeparator: \.isNewline) {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let line = rawLine.trimming(.whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             var fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             var marker: String?
@@ -197,7 +199,7 @@ enum KnownHosts {
 
 /// A flag a task's cancellation handler sets and libgit2's progress callback reads.
 final class CancelFlag: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var cancelled = false
     func cancel() { lock.withLock { cancelled = true } }
     var isCancelled: Bool { lock.withLock { cancelled } }
@@ -294,7 +296,7 @@ final class FetchCallbacks {
         }
         let bytes = [UInt8](UnsafeRawBufferPointer(start: raw, count: key.hostkey_len))
         let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-        let fingerprint = "SHA256:" + Data(SHA256.hash(data: bytes)).base64EncodedString().replacingOccurrences(of: "=", with: "")
+        let fingerprint = "SHA256:" + Data(SHA256.hash(data: bytes)).base64EncodedString().replacing("=", with: "")
         switch KnownHosts.check(host: host, port: port, keyType: typeName, key: bytes, knownHosts: text) {
         case .trusted:
             return 0

@@ -1,6 +1,9 @@
 import CGit2
 import Crypto
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 /// What a fetch did.
@@ -55,7 +58,7 @@ public final class GitStore: Sendable {
             do {
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             } catch {
-                throw GitSourceError(kind: .storage, message: "cannot create \(dir.path): \(error.localizedDescription)",
+                throw GitSourceError(kind: .storage, message: "cannot create \(dir.path): \(errorText(error))",
                                      hint: "Check BERTH_STATE_DIR and that this user may write there")
             }
         }
@@ -81,7 +84,7 @@ public final class GitStore: Sendable {
     /// Where the mirror of `url` lives. Plain paths are made absolute first.
     public func mirrorDirectory(for url: String) -> URL {
         let key = Self.normalized(url)
-        let digest = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.string(SHA256.hash(data: Data(key.utf8)))
         return gitDirectory.appendingPathComponent("\(digest).git", isDirectory: true)
     }
 
@@ -125,8 +128,8 @@ public final class GitStore: Sendable {
             let path = remote.url.hasPrefix("file://")
                 ? (URL(string: remote.url)?.path ?? String(remote.url.dropFirst("file://".count)))
                 : Self.normalized(remote.url)
-            var isDirectory: ObjCBool = false
-            if !fm.fileExists(atPath: path, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            var isDirectory = false
+            if !fm.fileExists(atPath: path, isDirectory: &isDirectory) || !isDirectory {
                 throw GitSourceError(kind: .fetch, message: "cannot fetch \(remote): there is no directory \(path)",
                                      hint: "Check that the path exists and is a git repository (inside a container: that it is mounted)")
             }
@@ -179,7 +182,7 @@ public final class GitStore: Sendable {
             } catch {
                 // Another process cloned the same URL meanwhile; its mirror is as good as ours.
                 if !fm.fileExists(atPath: mirror.appendingPathComponent("HEAD").path) {
-                    throw GitSourceError(kind: .storage, message: "cannot move the new mirror into \(mirror.path): \(error.localizedDescription)")
+                    throw GitSourceError(kind: .storage, message: "cannot move the new mirror into \(mirror.path): \(errorText(error))")
                 }
                 try? fm.removeItem(at: workDir)
             }
@@ -233,7 +236,7 @@ public final class GitStore: Sendable {
             kind = .authentication
             hint = "Check the credentials for this repository"
         } else if last.klass == GIT_ERROR_SSH.rawValue, let key = remote.credentials.ssh,
-                  last.message.localizedCaseInsensitiveContains("private key") || last.message.localizedCaseInsensitiveContains("passphrase") {
+                  last.message.lowercased().contains("private key") || last.message.lowercased().contains("passphrase") {
             // libssh2 cannot open the key before it ever talks to the server about it: most
             // often a wrong or missing passphrase.
             var error = GitSourceError(
@@ -251,7 +254,7 @@ public final class GitStore: Sendable {
             hint = "Check that the path exists and is a git repository"
         }
         // libgit2 repeats nothing secret, but its message can quote the URL as given.
-        let message = last.message.replacingOccurrences(of: remote.url, with: shown)
+        let message = last.message.replacing(remote.url, with: shown)
         var error = GitSourceError(kind: kind, message: "cannot fetch \(shown): \(message)", hint: hint)
         error.libgit2 = (last.klass, code)
         return error
@@ -279,7 +282,7 @@ public final class GitStore: Sendable {
 
     func resolveNow(_ ref: String, url: String, repo: Repository) throws(GitSourceError) -> ResolvedRef {
         let shown = GitURL.redacted(url)
-        let name = ref.trimmingCharacters(in: .whitespaces)
+        let name = ref.trimming(.whitespaces)
         guard !name.isEmpty else {
             throw GitSourceError(kind: .badRef, message: "empty ref for \(shown)", hint: "Name a branch, tag or commit")
         }
@@ -444,7 +447,7 @@ public final class GitStore: Sendable {
                 guard fd >= 0 else { throw Self.posixError("cannot create \(path)") }
                 var remaining = blob.bytes
                 while !remaining.isEmpty {
-                    let n = Foundation.write(fd, remaining.baseAddress, remaining.count)
+                    let n = Glibc.write(fd, remaining.baseAddress, remaining.count)
                     if n < 0 {
                         if errno == EINTR { continue }
                         let error = Self.posixError("cannot write \(path)")
@@ -478,7 +481,7 @@ public final class GitStore: Sendable {
             let keep = Set(keep.map { $0.lowercased() })
             let names: [String]
             do { names = try fm.contentsOfDirectory(atPath: self.snapshotsDirectory.path) } catch {
-                throw GitSourceError(kind: .storage, message: "cannot list \(self.snapshotsDirectory.path): \(error.localizedDescription)")
+                throw GitSourceError(kind: .storage, message: "cannot list \(self.snapshotsDirectory.path): \(errorText(error))")
             }
             self.removeStaleTemporaries(in: self.snapshotsDirectory)
             var snapshots: [(commit: String, mtime: Double)] = []
@@ -558,7 +561,7 @@ public final class GitStore: Sendable {
 
 /// One serial dispatch queue per mirror (or other key), made on first use.
 private final class QueueMap: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var queues: [String: DispatchQueue] = [:]
 
     func queue(for key: String) -> DispatchQueue {

@@ -1,5 +1,6 @@
 import CGit2
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Process-wide libgit2 setup: open the library (Berth does not link it, see `GitLibrary`), then
 /// `git_libgit2_init`. That is reference counted; Berth initialises once and never shuts down,

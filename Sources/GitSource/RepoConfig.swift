@@ -1,5 +1,7 @@
 import BerthYAML
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// Where an app is deployed.
 public enum DeployTarget: String, Sendable, Hashable, CaseIterable {
@@ -79,7 +81,7 @@ public struct RepoConfig: Sendable, Hashable {
         do {
             text = try String(contentsOfFile: root + "/" + configName, encoding: .utf8)
         } catch {
-            throw GitSourceError(kind: .config, message: "cannot read \(configName): \(error.localizedDescription)",
+            throw GitSourceError(kind: .config, message: "cannot read \(configName): \(errorText(error))",
                                  hint: "It must be a UTF-8 text file")
         }
         return try parse(text, file: configName, root: root)
@@ -151,15 +153,15 @@ public struct RepoConfig: Sendable, Hashable {
         if let p = node["path"], !p.isNull {
             guard p.isScalar, let value = p.string else { throw configError(p.mark, "path of app \(name) must be a string", "") }
             path = try relativePath(value, mark: p.mark, what: "path of app \(name)")
-            var isDir: ObjCBool = false
+            var isDir = false
             let full = root + "/" + path
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), isDir.boolValue else {
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), isDir else {
                 throw configError(p.mark, "path \(value) of app \(name) is not a folder in the repository", "Check the path")
             }
             try checkInside(full, root: root, mark: p.mark, what: "path \(value) of app \(name)")
         } else {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &isDir), isDir.boolValue else {
+            var isDir = false
+            guard FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &isDir), isDir else {
                 throw configError(mark, "app \(name) has no path and there is no folder \(name)", "Set path: to the app's folder")
             }
         }
@@ -217,7 +219,7 @@ public struct RepoConfig: Sendable, Hashable {
             let dir = relative == "." ? root : root + "/" + relative
             let files = defaultFiles(in: dir, target: .compose)
             if !files.isEmpty {
-                let folder = relative == "." ? nil : (relative as NSString).lastPathComponent
+                let folder = relative == "." ? nil : Path.lastComponent(relative)
                 let name = folder.map(normalizedName) ?? rootAppName(dir + "/" + files[0])
                 guard !name.isEmpty else {
                     throw GitSourceError(kind: .config, message: "folder \(relative) holds a compose file but gives no usable app name",

@@ -1,5 +1,7 @@
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 /// Carries out a plan against the engine with DESIGN's replace protocol: the old container is
@@ -255,7 +257,7 @@ public struct Applier: Sendable {
             } else if let health = state?.health?.status {
                 if health == "healthy" { return }
                 if health == "unhealthy" {
-                    let output = state?.health?.log?.last?.output?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                    let output = state?.health?.log?.last?.output?.trimming(.whitespacesAndNewlines) ?? ""
                     throw ReconcileError.notReady(container: name, reason: "healthcheck reports unhealthy", logs: output)
                 }
             } else {
@@ -322,7 +324,7 @@ public struct Applier: Sendable {
         do {
             for try await chunk in stream { text += chunk.text }
         } catch {}
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.trimming(.whitespacesAndNewlines)
     }
 
     // MARK: recovery, networks, volumes

@@ -168,4 +168,5 @@ public struct ActualContainer: Sendable, Equatable {
     }
 }
 
-import Foundation
+import FoundationEssentials
+import Glibc

@@ -1,5 +1,6 @@
 import Compose
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Compose project (+ optional release lock) → the desired state reconcile converges to.
@@ -162,7 +163,7 @@ public struct DesiredStateBuilder: Sendable {
         spec.oomScoreAdj = service.oomScoreAdj
         spec.resources.shmSizeBytes = service.shmSize
 
-        spec.extraHosts = service.extraHosts.map { $0.replacingOccurrences(of: "=", with: ":") }
+        spec.extraHosts = service.extraHosts.map { $0.replacing("=", with: ":") }
         spec.dns = service.dns
         spec.dnsSearch = service.dnsSearch
         spec.dnsOptions = service.dnsOpt

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What reconcile will do, in order. `--dry-run` prints this and stops.
 public struct Plan: Sendable, Codable, Equatable {

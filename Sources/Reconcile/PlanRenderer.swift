@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Prints a plan for people (terraform-like, colour on a TTY) or machines (JSON).
 public struct PlanRenderer: Sendable {

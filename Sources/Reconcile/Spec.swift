@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// Everything that shapes one container, in a canonical form independent of the Engine API's
 /// JSON layout. Two containers with equal specs are interchangeable; any difference means
@@ -180,7 +182,7 @@ extension ContainerSpec {
 
     /// sha256 of the canonical JSON, hex: the value of `com.docker.compose.config-hash`.
     public var configHash: String {
-        SHA256.hash(data: canonicalJSON()).lowercaseHex
+        Hex.string(SHA256.hash(data: canonicalJSON()))
     }
 
     public static func decode(canonicalJSON data: Data) -> ContainerSpec? {

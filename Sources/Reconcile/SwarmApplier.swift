@@ -1,6 +1,7 @@
 import Compose
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Reads the swarm's side of a stack and checks what must hold before anything changes.

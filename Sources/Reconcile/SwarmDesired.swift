@@ -1,6 +1,8 @@
 import Crypto
 import Engine
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// Labels and names of the swarm target. The stack labels are docker's own, so
 /// `docker stack ls/ps/services` show a Berth stack like one from `docker stack deploy`.
@@ -84,7 +86,7 @@ public struct SwarmDesiredService: Sendable, Equatable {
     }
 
     public static func hash(_ spec: ServiceSpec) -> String {
-        SHA256.hash(data: canonicalJSON(spec)).lowercaseHex
+        Hex.string(SHA256.hash(data: canonicalJSON(spec)))
     }
 }
 
@@ -102,7 +104,7 @@ public struct SwarmDesiredObject: Sendable, Equatable {
         self.name = name
         self.key = key
         self.content = content
-        self.contentHash = SHA256.hash(data: content).lowercaseHex
+        self.contentHash = Hex.string(SHA256.hash(data: content))
         self.labels = labels
         self.external = external
     }

@@ -1,5 +1,6 @@
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Desired stack vs the swarm → plan, with the compose target's action kinds: `create`,
 /// `replace` (a service update: swarm replaces its tasks per update_config), `unchanged`,

@@ -1,6 +1,7 @@
 import Compose
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Compose/stack project → the swarm services, networks, secrets and configs of a stack, as

@@ -1,5 +1,6 @@
 import Curl
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// Per registry: the challenge it answered with, and bearer tokens per scope set until they
@@ -115,7 +116,7 @@ extension AuthChallenge {
         components.queryItems = items
         // A literal "+" in a query means a space to many servers; scopes never contain one, but
         // encode it to be safe.
-        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacing("+", with: "%2B")
         return (realm, components)
     }
 

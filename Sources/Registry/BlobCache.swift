@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Remembers, per layer diff-id, the digest and size of its gzip blob, so a layer is compressed
 /// once; and per blob digest the repositories it was pushed to, for cross-repo mounts.

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 /// A user name and password (or token) for a registry. Its description never shows the secret.
@@ -56,9 +58,9 @@ public struct CredentialStore: Sendable {
 
     public static func defaultDockerConfigPath() -> String? {
         if let dir = ProcessInfo.processInfo.environment["DOCKER_CONFIG"], !dir.isEmpty {
-            return (dir as NSString).appendingPathComponent("config.json")
+            return Path.appending(dir, "config.json")
         }
-        return (NSHomeDirectory() as NSString).appendingPathComponent(".docker/config.json")
+        return Path.appending(homeDirectory(), ".docker/config.json")
     }
 
     /// Credentials for `registry` (host[:port] as in an image reference), or nil for anonymous.
@@ -85,7 +87,7 @@ public struct CredentialStore: Sendable {
     static func normalizeKey(_ key: String) -> String {
         if key.contains("index.docker.io") { return "https://index.docker.io/v1/" }
         var k = Substring(key)
-        if let r = k.range(of: "://") { k = k[r.upperBound...] }
+        if let r = k.firstRange(of: "://") { k = k[r.upperBound...] }
         if let slash = k.firstIndex(of: "/") { k = k[..<slash] }
         return String(k)
     }
@@ -98,30 +100,30 @@ public struct CredentialStore: Sendable {
                 metadata: ["path": "\(path)", "mode": "\(String(st.st_mode & 0o777, radix: 8))"])
         }
         guard let data = FileManager.default.contents(atPath: path),
-            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let config = try? JSONDecoder().decode(DockerConfigFile.self, from: data)
         else {
             logger.warning("cannot read docker config; ignoring it", metadata: ["path": "\(path)"])
             return [:]
         }
         var out: [String: Credentials] = [:]
-        for (key, value) in (obj["auths"] as? [String: Any]) ?? [:] {
-            guard let entry = value as? [String: Any] else { continue }
+        for (key, value) in config.auths {
+            guard let entry = value.value else { continue }
             var creds: Credentials?
-            if let auth = entry["auth"] as? String, !auth.isEmpty,
+            if let auth = entry.auth, !auth.isEmpty,
                 let decoded = Data(base64Encoded: auth).map({ String(decoding: $0, as: UTF8.self) }),
                 let colon = decoded.firstIndex(of: ":")
             {
                 creds = Credentials(username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
-            } else if let user = entry["username"] as? String, let pass = entry["password"] as? String {
+            } else if let user = entry.username, let pass = entry.password {
                 creds = Credentials(username: user, password: pass)
-            } else if entry["identitytoken"] != nil {
+            } else if entry.hasIdentityToken {
                 // OAuth2 refresh tokens need a different token flow, which we do not speak.
                 logger.info("docker config has an identity token for a registry; berth uses only user/password auths",
                     metadata: ["registry": "\(key)"])
             }
             if let creds { out[normalizeKey(key)] = creds }
         }
-        if obj["credsStore"] != nil || obj["credHelpers"] != nil {
+        if config.hasHelpers {
             logger.info("docker config names a credential helper; berth reads only the auths section",
                 metadata: ["path": "\(path)"])
         }
@@ -139,14 +141,14 @@ public struct AuthChallenge: Sendable, Hashable {
     /// Parses `Bearer realm="https://auth/token",service="registry",scope="repository:x:pull"`
     /// or `Basic realm="..."`; nil for schemes we do not speak.
     public static func parse(_ header: String) -> AuthChallenge? {
-        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        let trimmed = header.trimming(.whitespaces)
         let schemeEnd = trimmed.firstIndex(of: " ") ?? trimmed.endIndex
         guard let scheme = Scheme(rawValue: trimmed[..<schemeEnd].lowercased()) else { return nil }
         var params: [String: String] = [:]
         var s = trimmed[schemeEnd...].drop(while: { $0 == " " })
         while !s.isEmpty {
             guard let eq = s.firstIndex(of: "=") else { break }
-            let name = s[..<eq].trimmingCharacters(in: CharacterSet(charactersIn: " ,")).lowercased()
+            let name = s[..<eq].trimming(CharacterClass(charactersIn: " ,")).lowercased()
             s = s[s.index(after: eq)...]
             var value = ""
             if s.first == "\"" {
@@ -167,7 +169,7 @@ public struct AuthChallenge: Sendable, Hashable {
                 }
             } else {
                 let end = s.firstIndex(of: ",") ?? s.endIndex
-                value = s[..<end].trimmingCharacters(in: .whitespaces)
+                value = s[..<end].trimming(.whitespaces)
                 s = s[end...]
             }
             params[name] = value
@@ -175,4 +177,52 @@ public struct AuthChallenge: Sendable, Hashable {
         }
         return AuthChallenge(scheme: scheme, parameters: params)
     }
+}
+
+/// The parts of ~/.docker/config.json Berth reads. As lenient as the file's many writers: a
+/// member of an unexpected type counts as absent, and so does an `auths` entry that is not an
+/// object.
+private struct DockerConfigFile: Decodable {
+    struct Entry: Decodable {
+        var auth: String?
+        var username: String?
+        var password: String?
+        var hasIdentityToken: Bool
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: JSONKey.self)
+            auth = try? c.decode(String.self, forKey: JSONKey("auth"))
+            username = try? c.decode(String.self, forKey: JSONKey("username"))
+            password = try? c.decode(String.self, forKey: JSONKey("password"))
+            hasIdentityToken = c.contains(JSONKey("identitytoken"))
+        }
+    }
+
+    var auths: [String: Lenient<Entry>]
+    var hasHelpers: Bool
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: JSONKey.self)
+        auths = (try? c.decode([String: Lenient<Entry>].self, forKey: JSONKey("auths"))) ?? [:]
+        hasHelpers = c.contains(JSONKey("credsStore")) || c.contains(JSONKey("credHelpers"))
+    }
+}
+
+/// A value that decodes to nil instead of failing its container.
+struct Lenient<T: Decodable>: Decodable {
+    let value: T?
+
+    init(from decoder: any Decoder) throws {
+        value = try? T(from: decoder)
+    }
+}
+
+/// Any member name.
+struct JSONKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

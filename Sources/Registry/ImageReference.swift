@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An image reference parsed by Docker's rules: `busybox` is `docker.io/library/busybox:latest`,
 /// a first component with a `.` or `:` (or `localhost`) names the registry, then an optional

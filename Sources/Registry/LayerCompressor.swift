@@ -1,6 +1,9 @@
 import CZlib
 import Crypto
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// Where a layer's uncompressed bytes are: a region of a file (a layer inside a `docker save`
 /// tar, or a spooled copy), or memory for tiny layers.
@@ -49,12 +52,10 @@ public struct LayerCompressor: Sendable {
     public func compress(_ input: LayerInput, to outputPath: String) async throws -> CompressedLayer {
         let me = self
         return try await withCheckedThrowingContinuation { c in
-            let t = Thread {
+            let started = startThread(stackSize: 1 << 20) {
                 c.resume(with: Result { try me.compressBlocking(input, to: outputPath) })
             }
-            t.name = "berth-gzip"
-            t.stackSize = 1 << 20
-            t.start()
+            if !started { c.resume(throwing: RegistryError.io("cannot start a thread to compress", outputPath, "pthread_create failed")) }
         }
     }
 
@@ -69,14 +70,16 @@ public struct LayerCompressor: Sendable {
     func compress(_ queue: StreamBlockQueue, length: Int64, to outputPath: String) async throws -> CompressedLayer {
         let me = self
         return try await withCheckedThrowingContinuation { c in
-            let t = Thread {
+            let started = startThread {
                 let r = Result { try me.compressBlocking(queue, length: length, to: outputPath) }
                 // Whatever happened, the producer must not wait for us any longer.
                 queue.cancel()
                 c.resume(with: r)
             }
-            t.name = "berth-gzip"
-            t.start()
+            if !started {
+                queue.cancel()
+                c.resume(throwing: RegistryError.io("cannot start a thread to compress", outputPath, "pthread_create failed"))
+            }
         }
     }
 
@@ -84,7 +87,7 @@ public struct LayerCompressor: Sendable {
     func compressBlocking(_ reader: any BlockSource, length total: Int64, to outputPath: String) throws -> CompressedLayer {
         let fd = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw RegistryError.io("cannot create", outputPath, String(cString: strerror(errno))) }
-        defer { Foundation.close(fd) }
+        defer { Glibc.close(fd) }
         let writer = OrderedWriter(fd: fd, path: outputPath)
         // Stops the writer thread on every path; a second finish returns at once.
         defer { _ = try? writer.finish() }
@@ -243,7 +246,7 @@ protocol BlockSource: Sendable {
 /// Layer bytes arriving from a stream: the producer task `put`s chunks (waiting while the
 /// buffer is full), the compressor thread reads blocks (waiting while it is empty).
 final class StreamBlockQueue: BlockSource, @unchecked Sendable {
-    private let cond = NSCondition()
+    private let cond = Condition()
     // Chunks as they came (no copying into one buffer); `chunksStart` is the layer offset of
     // the first byte of `chunks[head]`.
     private var chunks: [Data] = []
@@ -395,13 +398,13 @@ final class BlockReader: BlockSource, @unchecked Sendable {
         }
     }
 
-    func close() { if fd >= 0 { Foundation.close(fd) } }
+    func close() { if fd >= 0 { Glibc.close(fd) } }
 }
 
 /// Hashes and writes blocks in order on its own thread, so hashing overlaps with compressing
 /// the next batch.
 final class OrderedWriter: @unchecked Sendable {
-    private let cond = NSCondition()
+    private let cond = Condition()
     private var queue: [(input: Data, output: Data)] = []
     private var queued = 0
     private var done = false
@@ -419,9 +422,11 @@ final class OrderedWriter: @unchecked Sendable {
     init(fd: Int32, path: String) {
         self.fd = fd
         self.path = path
-        let t = Thread { [self] in run() }
-        t.name = "berth-gzip-writer"
-        t.start()
+        if !startThread({ [self] in run() }) {
+            // Nothing will write: submissions fail, and finish reports it at once.
+            error = RegistryError.io("cannot start a thread to write", path, "pthread_create failed")
+            finished = true
+        }
     }
 
     var failure: (any Error)? { cond.withLock { error } }
@@ -504,7 +509,7 @@ final class OrderedWriter: @unchecked Sendable {
 
 enum Digest {
     static func string(_ d: SHA256.Digest) -> String {
-        "sha256:" + d.map { String(format: "%02x", $0) }.joined()
+        "sha256:" + Hex.string(d)
     }
     static func of(_ data: Data) -> String { string(SHA256.hash(data: data)) }
 }

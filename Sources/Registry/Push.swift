@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 
 /// One layer of a push and what happened to it.
@@ -244,7 +246,7 @@ final class PushJob: Sendable {
                 if tag == image { return e }
                 if let wanted, let r = try? ImageReference.parse(tag), r.name == wanted.name, r.tag == wanted.tag { return e }
             }
-            let id = e.Config.replacingOccurrences(of: ".json", with: "").replacingOccurrences(of: "blobs/sha256/", with: "")
+            let id = e.Config.replacing(".json", with: "").replacing("blobs/sha256/", with: "")
             let short = image.hasPrefix("sha256:") ? String(image.dropFirst(7)) : image
             if short.count >= 12 && id.hasPrefix(short) { return e }
         }
@@ -471,7 +473,7 @@ final class PushJob: Sendable {
     private func spool(
         _ reader: inout AsyncByteReader, size: Int64, padded: Int64, to path: String, truncated: () -> RegistryError
     ) async throws -> String {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let fh = FileHandle(forWritingAtPath: path) else {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let fh = File(forWritingAtPath: path) else {
             throw RegistryError.io("cannot create", path, String(cString: strerror(errno)))
         }
         defer { try? fh.close() }

@@ -1,5 +1,7 @@
 import Curl
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 import Logging
 import Synchronization
 
@@ -154,7 +156,7 @@ public final class RegistryClient: Sendable {
                 return response
             }
             if idempotent && (response.status >= 500 || response.status == 429) && attempt < options.maxAttempts {
-                let retryAfter = response.headers["Retry-After"].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                let retryAfter = response.headers["Retry-After"].flatMap { Double($0.trimming(.whitespaces)) }
                 try await pause(attempt, retryAfter: retryAfter, because: "\(req.redactedTarget) answered \(response.status)")
                 continue
             }
@@ -176,7 +178,7 @@ public final class RegistryClient: Sendable {
     }
 
     static func mentionsHTTPS(_ body: Data) -> Bool {
-        String(decoding: body.prefix(512), as: UTF8.self).range(of: "https", options: .caseInsensitive) != nil
+        String(decoding: body.prefix(512), as: UTF8.self).lowercased().contains("https")
     }
 
     /// A HEAD's 400 has no body to read the reason from: ask `GET /v2/` over plain http.
@@ -352,7 +354,7 @@ public final class RegistryClient: Sendable {
     private func absolute(_ location: String, _ ref: ImageReference) -> String {
         if location.hasPrefix("http://") || location.hasPrefix("https://") { return location }
         let b = base(ref.registry)  // scheme://host/v2/
-        let hostEnd = b.range(of: "/v2/", options: .backwards)?.lowerBound ?? b.endIndex
+        let hostEnd = b.ranges(of: "/v2/").last?.lowerBound ?? b.endIndex
         return String(b[..<hostEnd]) + (location.hasPrefix("/") ? location : "/" + location)
     }
 

@@ -1,5 +1,7 @@
 import Curl
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// One entry of a registry's `{"errors": [...]}` body.
 public struct RegistryErrorDetail: Sendable, Hashable, CustomStringConvertible {
@@ -141,7 +143,7 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
                 request: target, details: details, hint: hint)
             if codes.contains("DENIED") { e.kind = .denied }
         }
-        if let ra = response.headers["Retry-After"], let seconds = Double(ra.trimmingCharacters(in: .whitespaces)) {
+        if let ra = response.headers["Retry-After"], let seconds = Double(ra.trimming(.whitespaces)) {
             e.retryAfter = seconds
         }
         return e
@@ -157,13 +159,24 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
 
     /// The `errors[]` of a distribution error body; empty when the body is not one.
     package static func parseDetails(_ body: Data) -> [RegistryErrorDetail] {
-        guard let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-            let errors = obj["errors"] as? [[String: Any]]
-        else { return [] }
+        struct Body: Decodable {
+            struct Item: Decodable {
+                var code: String?
+                var message: String?
+
+                init(from decoder: any Decoder) throws {
+                    let c = try decoder.container(keyedBy: JSONKey.self)
+                    code = try? c.decode(String.self, forKey: JSONKey("code"))
+                    message = try? c.decode(String.self, forKey: JSONKey("message"))
+                }
+            }
+            var errors: [Lenient<Item>]
+        }
+        guard let errors = (try? JSONDecoder().decode(Body.self, from: body))?.errors else { return [] }
         // An empty code says as little as a missing one; printed as is it left "(registry says: )".
         return errors.map {
-            let code = ($0["code"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "UNKNOWN"
-            return RegistryErrorDetail(code: code, message: ($0["message"] as? String) ?? "")
+            let code = ($0.value?.code).flatMap { $0.isEmpty ? nil : $0 } ?? "UNKNOWN"
+            return RegistryErrorDetail(code: code, message: $0.value?.message ?? "")
         }
     }
 

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import Logging
 
 extension RegistryClient {
     /// Pushes an image again from the blob cache alone, without reading its layers: when

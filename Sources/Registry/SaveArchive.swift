@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import Platform
+import Glibc
 
 /// One member of a tar archive.
 struct TarEntry: Sendable {
@@ -193,7 +195,7 @@ struct SaveArchive: Sendable {
 
     /// Indexes an archive file by reading only its headers.
     static func index(file path: String) throws -> SaveArchive {
-        guard let fh = FileHandle(forReadingAtPath: path) else {
+        guard let fh = File(forReadingAtPath: path) else {
             throw RegistryError.io("cannot open", path, String(cString: strerror(errno)))
         }
         defer { try? fh.close() }

@@ -1,5 +1,6 @@
 import Compose
-import Foundation
+import FoundationEssentials
+import Glibc
 import GitSource
 import Logging
 

@@ -5,6 +5,7 @@ import Logging
 import Reconcile
 import ServiceLifecycle
 import Store
+import Registry
 
 /// Every `serve` setting; the CLI fills it from flags and `BERTH_*` variables.
 public struct ServeConfiguration: Sendable {

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Testing
 import TestSupport
+import Curl
 
 /// The audit against the real engine, on images built here from the local busybox and Debian
 /// images (see ops/debian-image).

@@ -1,6 +1,7 @@
 import Foundation
 import BerthYAML
 @testable import Compose
+import TestSupport
 
 /// Decoded data as go-yaml gives it: the fixtures compare values, not text, and mappings are
 /// unordered.

@@ -2,6 +2,7 @@ import BerthYAML
 import Foundation
 import Testing
 @testable import Compose
+import TestSupport
 
 /// The schema is compiled lazily, straight from its text: a node is read when validation
 /// first reaches it. These tests hold it to what compiling the whole schema gives.

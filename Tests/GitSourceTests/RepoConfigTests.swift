@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import GitSource
+import BerthYAML
 
 /// Makes a directory tree from path → content (a path ending in `/` is an empty folder).
 func makeTree(_ files: [String: String]) throws -> TempDir {

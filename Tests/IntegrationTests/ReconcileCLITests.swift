@@ -2,6 +2,7 @@ import Foundation
 import Reconcile
 import TestSupport
 import Testing
+import Engine
 
 /// `berth reconcile` end to end: the built binary, compose files on disk, the real engine.
 @Suite struct ReconcileCLITests {

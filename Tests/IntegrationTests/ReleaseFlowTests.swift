@@ -2,6 +2,7 @@ import Foundation
 import Reconcile
 import TestSupport
 import Testing
+import Engine
 
 /// The CI flow end to end: `berth build --push --release-out` then `berth reconcile --release`
 /// runs exactly the pushed digest.

@@ -2,6 +2,7 @@ import Foundation
 import Reconcile
 import TestSupport
 import Testing
+import Engine
 
 /// Drills from issue #9: Berth between faults and the real registry, engine and git server.
 /// Expected every time: a clear error, nothing half done, the last good state kept, and

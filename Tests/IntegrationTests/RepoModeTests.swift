@@ -2,6 +2,7 @@ import Foundation
 import Reconcile
 import TestSupport
 import Testing
+import Engine
 
 /// `berth reconcile --repo`: a real git repo (file path), snapshots per commit, berth.yaml apps.
 @Suite struct RepoModeTests {

@@ -4,6 +4,7 @@ import Foundation
 import Reconcile
 import TestSupport
 import Testing
+import Engine
 
 /// Security checks from issue #9, end to end with the built binary: planted secrets never show
 /// up in logs (at trace level), plans or API answers; build contexts cannot leave their folder;

@@ -4,6 +4,7 @@ import Foundation
 import Reconcile
 import TestSupport
 import Testing
+import Engine
 
 /// A GitOps repo on disk and `berth serve` (the built binary) following it.
 final class ServeHarness: @unchecked Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import Engine
 
 /// The git server is away long enough for the retry back-off to grow past the poll interval.
 /// While it is down the app is Degraded naming the repo and the last good release runs; once it

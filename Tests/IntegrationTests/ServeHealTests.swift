@@ -1,6 +1,8 @@
 import Foundation
 import TestSupport
 import Testing
+import Engine
+import Curl
 
 /// A self-heal that fails (the engine stops answering while it recreates the container) is
 /// retried as a heal: the last good release comes back once the engine answers, even though

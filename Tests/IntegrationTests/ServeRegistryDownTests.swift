@@ -3,6 +3,7 @@ import Foundation
 import Reconcile
 import TestSupport
 import Testing
+import Curl
 
 /// The registry goes down while `berth serve --build` runs: the sync that needs it fails with
 /// an error naming the registry, the last good release keeps running, and once the registry is

@@ -3,6 +3,7 @@ import Foundation
 import Reconcile
 import TestSupport
 import Testing
+import Curl
 
 /// `berth serve` with an app of `target: swarm`: synced as a stack on the single-node swarm.
 @Suite(.serialized) struct ServeSwarmTests {

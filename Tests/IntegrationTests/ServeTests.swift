@@ -4,6 +4,7 @@ import Foundation
 import Reconcile
 import TestSupport
 import Testing
+import Engine
 
 /// `berth serve` as a user runs it: the built binary against a real git repo and the real engine.
 @Suite(.serialized) struct ServeTests {
