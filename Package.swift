@@ -159,6 +159,7 @@ let package = Package(
         .testTarget(name: "ComposeTests", dependencies: ["Compose", "BerthYAML", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "DockerfileTests", dependencies: ["Dockerfile", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "BuildTests", dependencies: ["Build", "ELF", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: swiftSettings),
@@ -172,7 +173,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Engine", "Curl", "Compose", "Reconcile", "BerthCLI", "TestSupport",
+            "Engine", "Curl", "Compose", "Reconcile", "BerthCLI", "CBerthStart", "TestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: swiftSettings),
     ]

@@ -102,22 +102,29 @@ public enum Hex {
 }
 
 public enum Number {
-    /// `value` with `digits` digits after the point, rounded half away from zero, like
-    /// `String(format: "%.<digits>f")` for the values Berth prints (durations, sizes).
+    /// `value` with `digits` digits after the point, as `String(format: "%.<digits>f")` prints
+    /// it: rounded to nearest by the exact binary value, a tie to even, "-" kept on a negative
+    /// value that rounds to zero.
     public static func fixed(_ value: Double, digits: Int) -> String {
         guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
-        let scaled = (abs(value) * scale).rounded(.toNearestOrAwayFromZero)
-        let whole = scaled / scale
-        let integral = whole.rounded(.towardZero)
+        let magnitude = abs(value)
+        let product = magnitude * scale
+        // What the multiplication rounded away, exactly: a product that looks like a tie may
+        // come from a value a little above or below it (0.005 is 0.005000000000000000104).
+        let residual = (-product).addingProduct(magnitude, scale)
+        var scaled = product.rounded(.toNearestOrEven)
+        if product - product.rounded(.down) == 0.5 {
+            if residual > 0 { scaled = product.rounded(.up) } else if residual < 0 { scaled = product.rounded(.down) }
+        }
+        let integral = (scaled / scale).rounded(.towardZero)
         var text = String(Int64(integral))
         if digits > 0 {
-            let fraction = Int64(scaled - integral * scale)
-            let fractionText = String(fraction)
-            text += "." + String(repeating: "0", count: max(0, digits - fractionText.count)) + fractionText
+            let fraction = String(Int64(scaled - integral * scale))
+            text += "." + String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
         }
-        return (value < 0 && scaled != 0 ? "-" : "") + text
+        return (value.sign == .minus ? "-" : "") + text
     }
 }
 
