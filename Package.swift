@@ -41,8 +41,10 @@ let package = Package(
         .target(name: "CLazyLibrary", path: "Sources/CLazyLibrary"),
         .target(name: "CCurl", dependencies: ["CLazyLibrary"], path: "Sources/CCurl"),
         .target(name: "CGit2", dependencies: ["CLazyLibrary"], path: "Sources/CGit2"),
-        // Runs before `main` in the berth executable: starts loading libcurl (berth_start.c).
-        .target(name: "CBerthStart", dependencies: ["CCurl"], path: "Sources/CBerthStart"),
+        // Before `main` in the berth executable: CBerthPreload's constructor starts loading libcurl
+        // when CBerthStart's reading of argv says the command makes requests.
+        .target(name: "CBerthStart", path: "Sources/CBerthStart"),
+        .target(name: "CBerthPreload", dependencies: ["CBerthStart", "CCurl"], path: "Sources/CBerthPreload"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
@@ -127,13 +129,13 @@ let package = Package(
         // - SwiftPM exports every symbol of an executable on Linux (--export-dynamic): 40,000
         //   dynamic symbols that the loader hashes and the Swift runtime's start-up `dladdr`
         //   scans one by one, ~4 ms of every run. libcurl's libraries need one symbol from berth:
-        //   _gnutls_global_init_skip (see Sources/CBerthStart/berth_start.c).
-        // - CBerthStart starts loading libcurl before `main`, from an ELF constructor.
+        //   _gnutls_global_init_skip (see Sources/CBerthPreload/berth_preload.c).
+        // - CBerthPreload starts loading libcurl before `main`, from an ELF constructor.
         // - libstdc++ and libgcc_s (the Swift runtime's C++ side) are linked statically: the
         //   `link` folder holds linker scripts that -lstdc++ / -lgcc_s find first and that name
         //   the static archives. lld, because it resolves archives in any order.
         // - Relative relocations packed (DT_RELR, glibc 2.36): fewer pages written at start.
-        .executableTarget(name: "berth", dependencies: ["BerthCLI", "CBerthStart"], exclude: ["link"], swiftSettings: swiftSettings,
+        .executableTarget(name: "berth", dependencies: ["BerthCLI", "CBerthPreload"], exclude: ["link"], swiftSettings: swiftSettings,
                           linkerSettings: [.unsafeFlags([
                               "-Xlinker", "--no-export-dynamic", "-use-ld=lld", "-L\(Context.packageDirectory)/Sources/berth/link",
                               "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",

@@ -33,7 +33,7 @@ public enum BerthVersion {
 
 /// Entry point for the `berth` executable, part one, called first thing in `main`: bootstraps
 /// logging once. libcurl is already loading by then, for a command that makes requests: the
-/// executable's CBerthStart starts that before `main` (Sources/CBerthStart/berth_start.c).
+/// executable's CBerthPreload starts that before `main` (Sources/CBerthPreload/berth_preload.c).
 public func start() {
     bootstrapLogging()
 }

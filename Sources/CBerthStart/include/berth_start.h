@@ -1,7 +1,7 @@
 #ifndef BERTH_START_H
 #define BERTH_START_H
-/* berth_start.c runs before Swift's `main` (an ELF constructor): it has nothing to call. The
-   decision it makes is exported so that tests can check it against the command names. */
+/* The decision CBerthPreload's constructor makes, apart, so that tests can check it against the
+   command names without linking a constructor that starts loading libcurl. */
 
 /* Whether the `berth` command line argv[1...] names a command that makes requests. */
 int berth_start_needs_curl(int argc, char **argv);
