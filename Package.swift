@@ -50,7 +50,7 @@ let package = Package(
 
         // Leaf libraries.
         .target(name: "BerthYAML", dependencies: ["CYAML"], swiftSettings: swiftSettings),
-        .target(name: "Interpolation", swiftSettings: swiftSettings),
+        .target(name: "Interpolation", dependencies: ["Platform"], swiftSettings: swiftSettings),
         .target(name: "Dockerfile", dependencies: ["Interpolation"], swiftSettings: swiftSettings),
         .target(name: "ELF", swiftSettings: swiftSettings),
         .target(name: "Platform", swiftSettings: swiftSettings),

@@ -1,3 +1,5 @@
+import Platform
+
 /// Quotes `s` as Go's `strconv.Quote` does, so messages read exactly like compose-go's
 /// (`%q`, `%#v`).
 public func goQuote(_ s: String) -> String {
@@ -17,11 +19,11 @@ public func goQuote(_ s: String) -> String {
             if isGoPrintable(c) {
                 out.unicodeScalars.append(c)
             } else if c.value < 0x80 {
-                out += "\\x" + hex(c.value, digits: 2)
+                out += "\\x" + Hex.padded(c.value, width: 2)
             } else if c.value < 0x10000 {
-                out += "\\u" + hex(c.value, digits: 4)
+                out += "\\u" + Hex.padded(c.value, width: 4)
             } else {
-                out += "\\U" + hex(c.value, digits: 8)
+                out += "\\U" + Hex.padded(c.value, width: 8)
             }
         }
     }
@@ -42,9 +44,4 @@ public func isGoPrintable(_ c: Unicode.Scalar) -> Bool {
     default:
         return false
     }
-}
-
-private func hex(_ value: UInt32, digits: Int) -> String {
-    let s = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, digits - s.count)) + s
 }
